@@ -1,0 +1,54 @@
+# servicedesk: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help run test install install-dev migrate lint format check clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "servicedesk needs Python 3.11 (set PYTHON=/path/to/python3.11)"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: $(VENV)/bin/python requirements.txt
+	$(PIP) install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: $(VENV)/bin/python requirements.txt requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime-installed
+
+install: $(VENV)/.runtime-installed  ## Create .venv and install the runtime dependencies
+
+install-dev: $(VENV)/.dev-installed  ## Create .venv and install test and lint dependencies
+
+migrate: install  ## Apply database migrations
+	$(PY) manage.py migrate --noinput
+
+run: migrate  ## Install, migrate and serve on http://127.0.0.1:8000 (embedded default: SQLite, in-process tasks)
+	@$(PY) manage.py bootstrap_admin
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install-dev  ## Install dev dependencies and run the test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev  ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev  ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:  ## Remove the virtualenv and local state under var/
+	rm -rf $(VENV) var

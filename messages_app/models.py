@@ -1,0 +1,102 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from operators_app.models import Operator
+from requests_app.models import SupportRequest
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class Kind(models.TextChoices):
+    REQUESTER = "requester", "Requester"
+    OPERATOR = "operator", "Operator"
+    AUTO = "auto", "Automatic notice"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Message(models.Model):
+    """One mail of a request: inbound from the requester, or outbound (and then the outbox row)."""
+
+    request = models.ForeignKey(SupportRequest, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    author_email = models.EmailField(max_length=254)
+    author_name = models.CharField(max_length=200, blank=True)
+    operator = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    subject = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    # The new text of a reply without quoted history and signature; equals `body` when
+    # there is none.
+    reply = models.TextField(blank=True)
+    # Sanitised HTML (nh3) of an inbound mail; never served as live HTML.
+    html = models.TextField(blank=True)
+    # The mail provider's id (Gmail's message id), the idempotency key of the webhook.
+    external_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    rfc_message_id = models.CharField(max_length=255, blank=True)
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    references = models.TextField(blank=True)
+    # Headers that matter later (automatic-mail markers, To/Cc, Date, ...).
+    headers = models.JSONField(default=dict, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    # The Date header of an inbound mail (time of receipt when it has none).
+    date = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Outbound delivery state; null/zero for inbound mail.
+    delivery_status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, null=True, blank=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Inbound mail without a provider id is deduplicated by its Message-ID, and
+            # every Message-ID the service generates is unique.
+            models.UniqueConstraint(
+                fields=["rfc_message_id"],
+                condition=Q(external_id__isnull=True) & ~Q(rfc_message_id=""),
+                name="message_rfc_id_unique_without_external_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction__in=Direction.values), name="message_direction_valid"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="message_kind_valid"),
+            models.CheckConstraint(
+                condition=(
+                    Q(direction=Direction.INBOUND, delivery_status__isnull=True)
+                    | Q(direction=Direction.OUTBOUND, delivery_status__in=DeliveryStatus.values)
+                ),
+                name="message_delivery_status_matches_direction",
+            ),
+            models.CheckConstraint(
+                condition=~Q(direction=Direction.OUTBOUND) | ~Q(rfc_message_id=""),
+                name="outbound_message_has_message_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["request", "created_at", "id"], name="message_request_created"),
+            models.Index(fields=["rfc_message_id"], name="message_rfc_id"),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(delivery_status=DeliveryStatus.PENDING),
+                name="message_outbox_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} #{self.pk} on request #{self.request_id}"

@@ -1,0 +1,48 @@
+"""Automatic notices to the requester: acknowledgement, taken, closed.
+
+Each notice is rendered from editable templates under
+`messages_app/templates/messages_app/notices/` and queued through the outbox.
+"""
+
+from django.db import models
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+
+from requests_app.models import SupportRequest
+
+from .models import Kind, Message
+from .outbox import queue_outbound_message
+
+
+class Notice(models.TextChoices):
+    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
+    TAKEN = "taken", "Taken into work"
+    CLOSED = "closed", "Closed"
+
+
+def with_token(subject: str, support_request: SupportRequest) -> str:
+    """The subject with the request token `[#<id>]` exactly once."""
+    token = support_request.token
+    subject = " ".join(subject.replace(token, " ").split())
+    return f"{subject} {token}".strip() if subject else token
+
+
+def render_notice(*, support_request: SupportRequest, notice: str) -> tuple[str, str, str]:
+    """Subject, plain text and (optional) HTML of a notice for a request."""
+    context = {"support_request": support_request, "token": support_request.token}
+    base = f"messages_app/notices/{notice}"
+    subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
+    body = render_to_string(f"{base}_body.txt", context).strip() + "\n"
+    try:
+        html = render_to_string(f"{base}_body.html", context)
+    except TemplateDoesNotExist:
+        html = ""
+    return with_token(subject, support_request), body, html
+
+
+def queue_notice(*, support_request: SupportRequest, notice: str) -> Message:
+    """Queue an automatic notice to the request's requester in the caller's transaction."""
+    subject, body, html = render_notice(support_request=support_request, notice=notice)
+    return queue_outbound_message(
+        support_request=support_request, kind=Kind.AUTO, subject=subject, body=body, html=html
+    )

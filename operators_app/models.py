@@ -1,0 +1,26 @@
+from django.conf import settings
+from django.db import models
+
+
+class Operator(models.Model):
+    """A support operator: a profile on a Django user, active while the user is."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator"
+    )
+    name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.is_active
+
+    @property
+    def email(self) -> str:
+        return self.user.email

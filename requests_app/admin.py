@@ -1,0 +1,103 @@
+from django.contrib import admin, messages
+
+from operators_app.selectors import get_active_operator
+from servicedesk.exceptions import DomainError
+
+from .models import SupportRequest
+from .services import close_request, take_request
+
+
+@admin.register(SupportRequest)
+class SupportRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "subject",
+        "requester_email",
+        "status",
+        "operator",
+        "message_count",
+        "last_message_at",
+        "created_at",
+    ]
+    list_display_links = ["id", "subject"]
+    list_filter = ["status", "operator", "created_at"]
+    search_fields = ["subject", "requester_email", "requester_name"]
+    list_select_related = ["operator"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
+    actions = ["take_selected", "close_selected"]
+    readonly_fields = [
+        "status",
+        "operator",
+        "created_at",
+        "updated_at",
+        "taken_at",
+        "closed_at",
+        "last_message_at",
+        "message_count",
+        "last_reply_by",
+    ]
+    fieldsets = [
+        (None, {"fields": ["subject", "requester_email", "requester_name"]}),
+        ("Workflow", {"fields": ["status", "operator", "taken_at", "closed_at"]}),
+        (
+            "Activity",
+            {
+                "fields": [
+                    "created_at",
+                    "updated_at",
+                    "last_message_at",
+                    "message_count",
+                    "last_reply_by",
+                ]
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request):
+        # Requests are opened by mail, never by hand.
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        # The requester is who wrote in; changing it would break the one-open-request rule.
+        return [*self.readonly_fields, "requester_email"]
+
+    def _run(self, request, queryset, action, verb: str) -> None:
+        done, failed = 0, []
+        for support_request in queryset.only("pk"):
+            try:
+                action(support_request.pk)
+                done += 1
+            except DomainError as exc:
+                failed.append(f"#{support_request.pk}: {exc.detail}")
+        if done:
+            self.message_user(request, f"{verb} {done} request(s).", messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, failure, messages.ERROR)
+
+    @admin.action(description="Take selected requests into work")
+    def take_selected(self, request, queryset):
+        operator = get_active_operator(user=request.user)
+        if operator is None:
+            self.message_user(
+                request, "You need an active operator profile to take requests.", messages.ERROR
+            )
+            return
+        self._run(
+            request,
+            queryset,
+            lambda pk: take_request(request_id=pk, operator=operator),
+            "Took",
+        )
+
+    @admin.action(description="Close selected requests")
+    def close_selected(self, request, queryset):
+        operator = get_active_operator(user=request.user)
+        self._run(
+            request,
+            queryset,
+            lambda pk: close_request(
+                request_id=pk, operator=operator, is_staff=request.user.is_staff
+            ),
+            "Closed",
+        )

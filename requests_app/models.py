@@ -1,0 +1,107 @@
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from operators_app.models import Operator
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    IN_PROGRESS = "in_progress", "In progress"
+    CLOSED = "closed", "Closed"
+
+
+# The status machine: the statuses each status may move to. `change_status` in
+# services.py is the one place that consults it and writes `status`.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({Status.IN_PROGRESS, Status.CLOSED}),
+    Status.IN_PROGRESS: frozenset({Status.CLOSED}),
+    Status.CLOSED: frozenset(),
+}
+
+OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS)
+
+
+class Party(models.TextChoices):
+    """Who wrote the newest human message of a request (automatic notices do not count)."""
+
+    REQUESTER = "requester", "Requester"
+    OPERATOR = "operator", "Operator"
+
+
+class SupportRequest(models.Model):
+    """A requester's conversation with support, opened by their first mail."""
+
+    subject = models.CharField(max_length=500, blank=True)
+    requester_email = models.EmailField(max_length=254)
+    requester_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    operator = models.ForeignKey(
+        Operator,
+        null=True,
+        blank=True,
+        # An operator with history is deactivated, never deleted out from under it.
+        on_delete=models.PROTECT,
+        related_name="requests",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    message_count = models.PositiveIntegerField(default=0)
+    last_reply_by = models.CharField(max_length=20, choices=Party.choices, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requester_email"],
+                condition=~Q(status=Status.CLOSED),
+                name="one_open_request_per_requester",
+                violation_error_message="This requester already has an open request.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values),
+                name="request_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=Status.IN_PROGRESS) | Q(operator__isnull=False),
+                name="in_progress_has_operator",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=Status.CLOSED) | Q(closed_at__isnull=False),
+                name="closed_has_closed_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(requester_email=Lower("requester_email")),
+                name="requester_email_is_lower_case",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="request_status_created"),
+            models.Index(fields=["operator", "status"], name="request_operator_status"),
+            models.Index(fields=["requester_email", "-created_at"], name="request_requester"),
+            models.Index(fields=["-created_at", "-id"], name="request_created"),
+            models.Index(fields=["-updated_at"], name="request_updated"),
+            models.Index(fields=["-last_message_at"], name="request_last_message"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[#{self.pk}] {self.subject}"
+
+    @property
+    def token(self) -> str:
+        """The request token every outbound subject carries: `[#<id>]`."""
+        return f"[#{self.pk}]"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.CLOSED
+
+    @property
+    def waiting_on(self) -> str | None:
+        if self.status == Status.CLOSED or not self.last_reply_by:
+            return None
+        return Party.OPERATOR if self.last_reply_by == Party.REQUESTER else Party.REQUESTER
