@@ -64,12 +64,12 @@ class SupportRequestAdmin(admin.ModelAdmin):
 
     def _run(self, request, queryset, action, verb: str) -> None:
         done, failed = 0, []
-        for support_request in queryset.only("pk"):
+        for pk in queryset.values_list("pk", flat=True):
             try:
-                action(support_request.pk)
+                action(pk)
                 done += 1
             except DomainError as exc:
-                failed.append(f"#{support_request.pk}: {exc.detail}")
+                failed.append(f"#{pk}: {exc.detail}")
         if done:
             self.message_user(request, f"{verb} {done} request(s).", messages.SUCCESS)
         for failure in failed:

@@ -1,0 +1,59 @@
+import pytest
+from django.urls import reverse
+
+from messages_app.models import DeliveryStatus
+from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
+from operators_app.tests.factories import OperatorFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:messages_app_message_changelist")
+
+
+@pytest.fixture
+def admin_client_(client):
+    client.force_login(OperatorFactory(user__is_staff=True, user__is_superuser=True).user)
+    return client
+
+
+def test_changelist_and_change_page_render(admin_client_):
+    message = InboundMessageFactory(subject="Printer is broken")
+
+    assert b"Printer is broken" in admin_client_.get(CHANGELIST).content
+    response = admin_client_.get(reverse("admin:messages_app_message_change", args=[message.pk]))
+    assert response.status_code == 200
+
+
+def test_filter_by_delivery_status(admin_client_):
+    OutboundMessageFactory(subject="went out", delivery_status=DeliveryStatus.SENT)
+    OutboundMessageFactory(subject="stuck", delivery_status=DeliveryStatus.FAILED)
+
+    response = admin_client_.get(CHANGELIST, {"delivery_status__exact": "failed"})
+
+    assert b"stuck" in response.content
+    assert b"went out" not in response.content
+
+
+def test_send_again_requeues_failed_messages_only(
+    admin_client_, mailoutbox, django_capture_on_commit_callbacks
+):
+    failed = OutboundMessageFactory(
+        delivery_status=DeliveryStatus.FAILED, attempts=8, last_error="550 mailbox unavailable"
+    )
+    sent = OutboundMessageFactory(delivery_status=DeliveryStatus.SENT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_.post(
+            CHANGELIST,
+            {"action": "send_again", "_selected_action": [failed.pk, sent.pk]},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    failed.refresh_from_db()
+    # Tasks run in-process without a broker: the mail went out again right away.
+    assert failed.delivery_status == DeliveryStatus.SENT
+    assert failed.last_error == ""
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == [failed.request.requester_email]
+    assert b"Skipped 1 message(s)" in response.content

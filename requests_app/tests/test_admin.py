@@ -1,0 +1,105 @@
+import pytest
+from django.urls import reverse
+
+from messages_app.models import Kind
+from messages_app.tests.factories import InboundMessageFactory
+from operators_app.tests.factories import OperatorFactory, UserFactory
+from requests_app.models import Status
+from requests_app.tests.factories import SupportRequestFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:requests_app_supportrequest_changelist")
+
+
+@pytest.fixture
+def staff_operator_client(client):
+    operator = OperatorFactory(user__is_staff=True, user__is_superuser=True)
+    client.force_login(operator.user)
+    client.operator = operator
+    return client
+
+
+def test_changelist_renders_with_filters_and_search(staff_operator_client):
+    SupportRequestFactory(subject="Printer jams", requester_email="jane@example.com")
+    SupportRequestFactory(subject="VPN is down", taken=True)
+
+    response = staff_operator_client.get(CHANGELIST)
+    assert response.status_code == 200
+    assert b"Printer jams" in response.content
+    assert b"VPN is down" in response.content
+
+    response = staff_operator_client.get(CHANGELIST, {"q": "jane@"})
+    assert b"Printer jams" in response.content
+    assert b"VPN is down" not in response.content
+
+    response = staff_operator_client.get(CHANGELIST, {"status__exact": Status.IN_PROGRESS})
+    assert b"VPN is down" in response.content
+    assert b"Printer jams" not in response.content
+
+
+def test_change_page_shows_the_messages_inline_read_only(staff_operator_client):
+    support_request = SupportRequestFactory()
+    InboundMessageFactory(request=support_request, body="It jams on every page.")
+
+    url = reverse("admin:requests_app_supportrequest_change", args=[support_request.pk])
+    response = staff_operator_client.get(url)
+
+    assert response.status_code == 200
+    assert b"It jams on every page." in response.content
+    # History is shown, not offered as form fields.
+    assert b'name="messages-0-body"' not in response.content
+
+
+def test_take_action_takes_through_the_service_and_queues_the_notice(staff_operator_client):
+    support_request = SupportRequestFactory()
+
+    response = staff_operator_client.post(
+        CHANGELIST,
+        {"action": "take_selected", "_selected_action": [support_request.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    support_request.refresh_from_db()
+    assert support_request.status == Status.IN_PROGRESS
+    assert support_request.operator == staff_operator_client.operator
+    assert support_request.messages.filter(kind=Kind.AUTO).count() == 1
+
+
+def test_close_action_closes_and_reports_refusals(staff_operator_client):
+    open_request = SupportRequestFactory()
+    closed_request = SupportRequestFactory(closed=True)
+
+    response = staff_operator_client.post(
+        CHANGELIST,
+        {"action": "close_selected", "_selected_action": [open_request.pk, closed_request.pk]},
+        follow=True,
+    )
+
+    open_request.refresh_from_db()
+    assert open_request.status == Status.CLOSED
+    assert open_request.closed_at is not None
+    assert b"Closed 1 request(s)." in response.content
+    assert f"#{closed_request.pk}:".encode() in response.content
+
+
+def test_take_action_needs_an_operator_profile(client):
+    user = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(user)
+    support_request = SupportRequestFactory()
+
+    response = client.post(
+        CHANGELIST,
+        {"action": "take_selected", "_selected_action": [support_request.pk]},
+        follow=True,
+    )
+
+    assert b"You need an active operator profile" in response.content
+    support_request.refresh_from_db()
+    assert support_request.status == Status.NEW
+
+
+def test_requests_cannot_be_added_by_hand(staff_operator_client):
+    response = staff_operator_client.get(reverse("admin:requests_app_supportrequest_add"))
+    assert response.status_code == 403
