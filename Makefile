@@ -36,7 +36,7 @@ migrate: install  ## Apply database migrations
 	$(PY) manage.py migrate --noinput
 
 run: migrate  ## Install, migrate and serve on http://127.0.0.1:8000 (embedded default: SQLite, in-process tasks)
-	@$(PY) manage.py bootstrap_admin
+	@$(PY) manage.py bootstrap_admin --base-url http://$(HOST):$(PORT)
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install-dev  ## Install dev dependencies and run the test suite

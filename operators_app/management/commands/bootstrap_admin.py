@@ -16,6 +16,11 @@ class Command(BaseCommand):
         "otherwise print how to log into the admin."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="Where the service is served."
+        )
+
     def handle(self, *args, **options):
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "").strip()
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
@@ -42,6 +47,5 @@ class Command(BaseCommand):
                 "or set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD "
                 "and run make run again."
             )
-        self.stdout.write(
-            "Admin: http://127.0.0.1:8000/admin/   API docs: http://127.0.0.1:8000/api/docs/"
-        )
+        base = options["base_url"].rstrip("/")
+        self.stdout.write(f"Admin: {base}/admin/   API docs: {base}/api/docs/")
