@@ -16,7 +16,8 @@ def test_creates_the_admin_with_an_operator_profile_once(monkeypatch, capsys):
     call_command("bootstrap_admin", "--base-url", "http://127.0.0.1:9000")
 
     user = get_user_model().objects.get(username="admin")
-    assert user.is_superuser and user.is_staff
+    assert user.is_superuser
+    assert user.is_staff
     assert user.check_password("a-long-local-passphrase")
     assert Operator.objects.filter(user=user).count() == 1
     out = capsys.readouterr().out
