@@ -41,6 +41,18 @@ def pytest_runtest_setup(item):
         missing("needs Redis: run with REDIS_URL=redis://... and a server listening")
 
 
+@pytest.fixture(autouse=True)
+def _celery_tasks_in_process():
+    """Tasks run in the test's process even when REDIS_URL names a broker (CI's second pass):
+    tests see the mail a task sends. System tests in e2e/ run real workers instead."""
+    from servicedesk.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
