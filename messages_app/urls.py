@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import apis
+
+urlpatterns: list = [
+    path("requests/<int:id>/messages/", apis.RequestMessagesApi.as_view(), name="request-messages"),
+]

@@ -1,7 +1,10 @@
 """Every write to operators: creating the user and its operator profile together."""
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
 from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from servicedesk.exceptions import InvalidCredentialsError
 
 from .models import Operator
 
@@ -24,3 +27,12 @@ def create_operator(
             user.set_unusable_password()
         user.save()
         return Operator.objects.create(user=user, name=name)
+
+
+def obtain_token(*, username: str, password: str, request=None) -> str:
+    """The API token of the user with these credentials, created on first use."""
+    user = authenticate(request=request, username=username, password=password)
+    if user is None:
+        raise InvalidCredentialsError()
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key

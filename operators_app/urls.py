@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import apis
+
+urlpatterns = [
+    path("auth/token/", apis.TokenObtainApi.as_view(), name="auth-token"),
+    path("operators/", apis.OperatorListApi.as_view(), name="operator-list"),
+    path("operators/me/", apis.OperatorMeApi.as_view(), name="operator-me"),
+]

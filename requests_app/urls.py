@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import apis
+
+urlpatterns = [
+    path("requests/", apis.RequestListApi.as_view(), name="request-list"),
+    path("requests/<int:id>/", apis.RequestDetailApi.as_view(), name="request-detail"),
+    path("requests/<int:id>/take/", apis.RequestTakeApi.as_view(), name="request-take"),
+    path("requests/<int:id>/close/", apis.RequestCloseApi.as_view(), name="request-close"),
+]

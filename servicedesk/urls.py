@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import health
+from . import exceptions, health
 
 api_v1 = [
     path("", include("operators_app.urls")),
@@ -23,3 +23,12 @@ urlpatterns = [
 
 admin.site.site_header = "Service desk administration"
 admin.site.site_title = "Service desk"
+
+# Django's error pages, answering JSON under /api/.
+handler400 = exceptions.handler400
+handler403 = exceptions.handler403
+handler404 = exceptions.handler404
+handler500 = exceptions.handler500
+
+# Keep last: any other URL under /api/ is a JSON 404 for every method.
+urlpatterns += [re_path(r"^api/", exceptions.api_not_found, name="api-not-found")]

@@ -1,0 +1,111 @@
+"""Operators' HTTP API for a request's messages: the thread, and replying to the requester."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from operators_app.permissions import IsActiveOperator
+from requests_app.models import SupportRequest
+from requests_app.selectors import request_exists
+from servicedesk.api import (
+    NO_OPERATOR_PROFILE,
+    UNAUTHENTICATED,
+    PageNumberPagination,
+    StrictJSONParser,
+    error_response,
+    validation_response,
+)
+
+from .selectors import list_request_messages
+from .serializers import MessageSerializer, ReplyCreateSerializer
+from .services import post_reply
+
+TAGS = ["messages"]
+REQUEST_NOT_FOUND = error_response(
+    "There is no request with this id.", ("not_found", "No request with this id.")
+)
+
+
+class RequestMessagesApi(generics.GenericAPIView):
+    permission_classes = [IsActiveOperator]
+    parser_classes = [StrictJSONParser]
+    pagination_class = PageNumberPagination
+    serializer_class = MessageSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return list_request_messages(request_id=self.kwargs["id"])
+
+    @extend_schema(
+        operation_id="requests_messages_list",
+        tags=TAGS,
+        summary="List a request's messages",
+        description="The request's messages, oldest first; paginated.",
+        responses={
+            200: MessageSerializer(many=True),
+            400: validation_response(
+                "`page` or `page_size` is not a positive whole number.",
+                {"page_size": ["Enter a whole number from 1 to 200."]},
+            ),
+            401: UNAUTHENTICATED,
+            403: NO_OPERATOR_PROFILE,
+            404: error_response(
+                "There is no request with this id, or the page is past the last one.",
+                ("not_found", "No request with this id."),
+                ("not_found", "Invalid page."),
+            ),
+        },
+    )
+    def get(self, request, id: int):
+        if not request_exists(request_id=id):
+            raise NotFound("No request with this id.")
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="requests_messages_create",
+        tags=TAGS,
+        summary="Reply to the requester",
+        description=(
+            "Stores an operator's reply and queues it for delivery to the request's "
+            "requester (the recipient cannot be chosen). Answers the message with "
+            "`delivery_status` `pending`."
+        ),
+        request=ReplyCreateSerializer,
+        responses={
+            201: MessageSerializer,
+            400: validation_response(
+                "The body is missing or empty, or a field is too long.",
+                {"body": ["This field may not be blank."]},
+            ),
+            401: UNAUTHENTICATED,
+            403: NO_OPERATOR_PROFILE,
+            404: REQUEST_NOT_FOUND,
+            409: error_response(
+                "The request is closed.",
+                ("invalid_transition", "A closed request cannot receive replies."),
+            ),
+            415: error_response(
+                "The body is not JSON.",
+                ("unsupported_media_type", 'Unsupported media type "text/plain" in request.'),
+            ),
+        },
+    )
+    def post(self, request, id: int):
+        if not request_exists(request_id=id):
+            raise NotFound("No request with this id.")
+        serializer = ReplyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            message = post_reply(
+                request_id=id,
+                operator=request.user.operator,
+                body=serializer.validated_data["body"],
+                subject=serializer.validated_data.get("subject") or None,
+            )
+        except SupportRequest.DoesNotExist:
+            raise NotFound("No request with this id.") from None
+        # The stored row as written: with in-process tasks (no broker) delivery may already
+        # have run by now, but the answer describes the reply as queued.
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,259 @@
+"""The request list's query parameters: validated filters and an ordering with a stable tiebreak.
+
+Every parameter is a form field, so a bad value is a 400 naming the parameter, never a 500.
+"""
+
+import datetime
+import re
+
+import django_filters
+from django import forms
+from django.core import validators
+from django.db.models import F, Q, QuerySet
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from .models import Status
+
+DEFAULT_ORDERING = "-created_at"
+
+# Public ordering name -> model field. `operator` sorts by the operator's name.
+ORDERING_FIELDS: dict[str, str] = {
+    "id": "id",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "status": "status",
+    "subject": "subject",
+    "requester_email": "requester_email",
+    "operator": "operator__name",
+    "last_message_at": "last_message_at",
+}
+_NULLABLE_ORDERING = {"operator__name", "last_message_at"}
+
+# An unencoded `+` in a query string arrives as a space: `...T10:15:00 05:30`.
+_SPACE_OFFSET = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}:?\d{2})$"
+)
+_LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60(?=[.,Z+-]|$)")
+_MAX_ID = 2**63 - 1
+_EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+_LATEST = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+
+
+class _TextField(forms.CharField):
+    """A trimmed text parameter that refuses NUL characters (as every CharField does)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+
+class StatusListField(forms.Field):
+    """`new`, `in_progress`, `closed`, several comma-separated; another value is an error."""
+
+    default_validators = [validators.ProhibitNullCharactersValidator()]
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return []
+        statuses = [part.strip() for part in str(value).split(",") if part.strip()]
+        unknown = [s for s in statuses if s not in Status.values]
+        if unknown:
+            raise forms.ValidationError(
+                "Unknown status %(value)s: use new, in_progress or closed, comma-separated.",
+                code="invalid_choice",
+                params={"value": ", ".join(repr(s) for s in unknown)},
+            )
+        return list(dict.fromkeys(statuses))
+
+
+class OperatorRefField(forms.Field):
+    """An operator id, or `none` for requests nobody holds."""
+
+    default_validators = [validators.ProhibitNullCharactersValidator()]
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        value = str(value).strip()
+        if value.lower() == "none":
+            return "none"
+        if value.isascii() and value.isdigit() and 0 < int(value) <= _MAX_ID:
+            return int(value)
+        raise forms.ValidationError(
+            "Enter an operator id (a positive whole number) or 'none'.", code="invalid"
+        )
+
+
+class RFC3339Field(forms.Field):
+    """An RFC 3339 time with any UTC offset, or a date (its midnight in UTC); naive means UTC."""
+
+    default_validators = [validators.ProhibitNullCharactersValidator()]
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = _SPACE_OFFSET.sub(r"\1+\2", str(value).strip()).upper()
+        # RFC 3339 allows a leap second (:60); Python's datetime does not.
+        text, leap_seconds = _LEAP_SECOND.subn(r"\1:59", text)
+        try:
+            parsed = parse_datetime(text)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=datetime.UTC)
+            try:
+                return parsed.astimezone(datetime.UTC) + datetime.timedelta(seconds=leap_seconds)
+            except OverflowError:
+                # A valid time whose UTC equivalent falls outside years 1-9999: it is
+                # before or after every stored time.
+                ahead = parsed.utcoffset() > datetime.timedelta(0)
+                return _EARLIEST if ahead else _LATEST
+        raise forms.ValidationError(
+            "Enter an RFC 3339 time such as 2026-11-20T10:15:00Z or 2026-11-20T13:15:00+03:00, "
+            "or a date such as 2026-11-20.",
+            code="invalid",
+        )
+
+
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "enum": Status.values}},
+)
+class StatusFilter(django_filters.Filter):
+    field_class = StatusListField
+
+    def filter(self, qs: QuerySet, value: list[str]) -> QuerySet:
+        if not value:
+            return qs
+        if len(value) == 1:
+            return qs.filter(status=value[0])
+        return qs.filter(status__in=value)
+
+
+class TextFilter(django_filters.CharFilter):
+    field_class = _TextField
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class OperatorFilter(django_filters.Filter):
+    field_class = OperatorRefField
+
+    def filter(self, qs: QuerySet, value: int | str | None) -> QuerySet:
+        if value is None:
+            return qs
+        if value == "none":
+            return qs.filter(operator__isnull=True)
+        return qs.filter(operator_id=value)
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class CreatedFilter(django_filters.Filter):
+    field_class = RFC3339Field
+
+
+class OrderingTermsField(forms.Field):
+    """Ordering terms, comma-separated, `-` for descending; an unknown field is an error."""
+
+    default_validators = [validators.ProhibitNullCharactersValidator()]
+
+    def to_python(self, value):
+        terms = [t.strip() for t in str(value or "").split(",") if t.strip()]
+        unknown = [t for t in terms if t.removeprefix("-") not in ORDERING_FIELDS]
+        if unknown:
+            raise forms.ValidationError(
+                "Unknown ordering field %(value)s: use %(fields)s, with '-' for descending.",
+                code="invalid_choice",
+                params={
+                    "value": ", ".join(repr(t) for t in unknown),
+                    "fields": ", ".join(ORDERING_FIELDS),
+                },
+            )
+        return terms or [DEFAULT_ORDERING]
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "string",
+            "enum": [p + name for name in ORDERING_FIELDS for p in ("", "-")],
+        },
+    }
+)
+class RequestOrderingFilter(django_filters.Filter):
+    """Orders by the given terms, then by `id` in the direction of the last term."""
+
+    field_class = OrderingTermsField
+
+    def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
+        order_by = []
+        seen = set()
+        descending = False
+        for term in value or [DEFAULT_ORDERING]:
+            descending = term.startswith("-")
+            field = ORDERING_FIELDS[term.removeprefix("-")]
+            if field in seen:
+                continue
+            seen.add(field)
+            if field in _NULLABLE_ORDERING:
+                # NULLs where PostgreSQL puts them by default (last ascending), on SQLite too.
+                order_by.append(
+                    F(field).desc(nulls_first=True) if descending else F(field).asc(nulls_last=True)
+                )
+            else:
+                order_by.append(f"-{field}" if descending else field)
+        if "id" not in seen:
+            order_by.append("-id" if descending else "id")
+        return qs.order_by(*order_by)
+
+
+class SupportRequestFilter(django_filters.FilterSet):
+    """Filters of `GET /api/v1/requests/`; each invalid value is a 400 naming its parameter."""
+
+    status = StatusFilter(
+        help_text="`new`, `in_progress` or `closed`; several comma-separated "
+        "(`new,in_progress`). Another value answers 400."
+    )
+    operator = OperatorFilter(help_text="An operator id, or `none` for requests nobody has taken.")
+    requester_email = TextFilter(
+        method="filter_requester_email",
+        help_text="The requester's exact address, compared case-insensitively.",
+    )
+    search = TextFilter(
+        method="filter_search",
+        help_text="Words (all of them) found in the subject or the requester's address, "
+        "case-insensitively.",
+    )
+    created_after = CreatedFilter(
+        method="filter_created_after",
+        help_text="Requests created at or after this RFC 3339 time (any UTC offset) or date "
+        "(its midnight UTC); a time without offset is UTC.",
+    )
+    created_before = CreatedFilter(
+        method="filter_created_before",
+        help_text="Requests created strictly before this RFC 3339 time (any UTC offset) or "
+        "date (its midnight UTC); a time without offset is UTC.",
+    )
+    ordering = RequestOrderingFilter(
+        help_text="Comma-separated fields among `id`, `created_at`, `updated_at`, `status`, "
+        "`subject`, `requester_email`, `operator` (its name), `last_message_at`; `-` for "
+        "descending. Default `-created_at`. Ties are broken by `id` in the direction of the "
+        "last field. An unknown field answers 400."
+    )
+
+    def filter_requester_email(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        # Addresses are stored in lower case (a database constraint), so this uses the index.
+        return qs.filter(requester_email=value.strip().lower())
+
+    def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        for word in value.split():
+            qs = qs.filter(Q(subject__icontains=word) | Q(requester_email__icontains=word))
+        return qs
+
+    def filter_created_after(self, qs: QuerySet, name: str, value: datetime.datetime) -> QuerySet:
+        return qs.filter(created_at__gte=value)
+
+    def filter_created_before(self, qs: QuerySet, name: str, value: datetime.datetime) -> QuerySet:
+        return qs.filter(created_at__lt=value)

@@ -1,0 +1,43 @@
+"""Reads of support requests the API needs, each in one query."""
+
+from django.db.models import QuerySet
+
+from .models import SupportRequest
+
+# Every column the Request object shows; nothing else is read.
+_LIST_FIELDS = (
+    "id",
+    "subject",
+    "requester_email",
+    "requester_name",
+    "status",
+    "operator_id",
+    "operator__id",
+    "operator__name",
+    "created_at",
+    "updated_at",
+    "taken_at",
+    "closed_at",
+    "last_message_at",
+    "message_count",
+    "last_reply_by",
+)
+
+
+def list_requests() -> QuerySet[SupportRequest]:
+    """All requests with their operator joined, newest first; filters and ordering go on top."""
+    return (
+        SupportRequest.objects.select_related("operator")
+        .only(*_LIST_FIELDS)
+        .order_by("-created_at", "-id")
+    )
+
+
+def get_request(*, request_id: int) -> SupportRequest | None:
+    """One request with its operator, or None."""
+    return list_requests().filter(pk=request_id).first()
+
+
+def request_exists(*, request_id: int) -> bool:
+    """Whether a request with this id exists."""
+    return SupportRequest.objects.filter(pk=request_id).exists()
