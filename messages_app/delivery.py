@@ -1,33 +1,99 @@
-"""Sending one outbound Message through Django's email backend, exactly once."""
+"""Sending one outbound Message through Django's email backend, at most once per claim.
+
+A delivery runs in three steps:
+
+1. **Claim** (a short transaction): lock the row (`SELECT ... FOR UPDATE SKIP LOCKED`
+   on PostgreSQL; SQLite serialises writers with `BEGIN IMMEDIATE`), check it is still
+   `pending` and due, count the attempt and push `next_attempt_at` past the longest a
+   send can take (the claim lease). Commit.
+2. **Send** through Django's email backend, outside any transaction, so no database
+   lock or SQLite write lock is held while an SMTP server is slow.
+3. **Record** (a second short transaction): `sent` and `sent_at`, or the error with the
+   next attempt time (exponential backoff with jitter), or `failed`.
+
+Why this shape, and not a `sending` status or one long locked transaction: the contract
+knows only `pending`, `sent` and `failed`, and a transaction held open over SMTP would
+block every other writer on SQLite. The committed claim gives the same guarantees: a
+second worker (a duplicate task, a re-drive, a redelivered `acks_late` message) skips a
+row another worker holds (skip_locked) and finds a claimed row not due, so two workers
+never send one message. The only window for a duplicate mail is a crash after the SMTP
+server accepted the mail and before step 3 commits; SMTP offers no way to close it.
+After such a crash the row is retried when the lease expires, and the attempt already
+counts towards `OUTBOUND_MAX_ATTEMPTS`, so a message that kills its worker cannot loop.
+"""
 
 import logging
+import random
+import re
+import smtplib
+import unicodedata
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import DeliveryStatus, Kind, Message
 
 logger = logging.getLogger(__name__)
 
+# SMTP replies that mean "the server is not accepting mail from us right now" rather
+# than "this message can never be delivered": a wrong password or a TLS requirement is
+# fixed in the configuration, after which every held message should go out unattended.
+CONFIGURATION_CODES = frozenset({530, 534, 535, 538})
+
+MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
+
+
+# Header values
+# ------------------------------------------------------------------------------
+def clean_header_value(value: str) -> str:
+    """One line of text safe for a header: control characters (CR, LF, ...) become spaces."""
+    chars = (
+        " " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char for char in value
+    )
+    return " ".join("".join(chars).split())
+
+
+def clean_message_ids(value: str) -> list[str]:
+    """The `<id>` tokens of a Message-ID, In-Reply-To or References value; nothing else."""
+    ids = MESSAGE_ID_RE.findall(value or "")
+    if not ids:
+        # A bare id stored without angle brackets ("abc@example.com").
+        bare = clean_header_value(value or "")
+        if bare and " " not in bare and "<" not in bare and ">" not in bare:
+            ids = [f"<{bare}>"]
+    return ids
+
 
 def build_email(message: Message) -> EmailMultiAlternatives:
     """The mail for an outbound Message: addressing, threading headers and bodies."""
     support_request = message.request
     headers = {"Message-ID": message.rfc_message_id}
-    if message.in_reply_to:
-        headers["In-Reply-To"] = message.in_reply_to
-    if message.references:
-        headers["References"] = message.references
+    in_reply_to = clean_message_ids(message.in_reply_to)
+    if in_reply_to:
+        headers["In-Reply-To"] = in_reply_to[-1]
+    references = clean_message_ids(message.references)
+    if references:
+        headers["References"] = " ".join(references)
     if message.kind == Kind.AUTO:
+        # RFC 3834: automatic replies must not trigger automatic replies; the second
+        # header is the one Exchange and Outlook honour.
         headers["Auto-Submitted"] = "auto-replied"
         headers["X-Auto-Response-Suppress"] = "All"
+    # The bare address: the recipient is never chosen by anyone but the request, and a
+    # display name taken from a stranger's mail has no business in our headers.
+    recipient = clean_header_value(support_request.requester_email)
     email = EmailMultiAlternatives(
-        subject=message.subject,
+        subject=clean_header_value(message.subject),
         body=message.body,
-        from_email=f"{settings.SUPPORT_NAME} <{settings.SUPPORT_EMAIL}>",
-        to=[support_request.requester_email],
+        from_email=formataddr((clean_header_value(settings.SUPPORT_NAME), settings.SUPPORT_EMAIL)),
+        to=[recipient],
         headers=headers,
     )
     if message.html:
@@ -35,36 +101,150 @@ def build_email(message: Message) -> EmailMultiAlternatives:
     return email
 
 
-def deliver_message(*, message_id: int) -> str | None:
-    """Send a pending outbound message and record the outcome; a sent one is never sent again."""
+# Failures and backoff
+# ------------------------------------------------------------------------------
+def is_permanent_failure(exc: BaseException) -> bool:
+    """True for failures retrying cannot fix: SMTP 5xx about this message or its recipient."""
+    if isinstance(exc, ValueError):
+        # Django's checks on the mail itself (an unparsable address, a bad header):
+        # the same message fails the same way every time.
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        return 500 <= code < 600 and code not in CONFIGURATION_CODES
+    # Connection errors, timeouts, 4xx replies, a dropped connection: try again later.
+    return False
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with jitter before attempt `attempts + 1`."""
+    base = settings.OUTBOUND_RETRY_BASE_SECONDS
+    ceiling = settings.OUTBOUND_RETRY_MAX_SECONDS
+    delay = min(ceiling, base * 2 ** max(attempts - 1, 0))
+    # "Equal jitter": at least half the delay, so retries of a burst of mail queued
+    # during one outage spread out instead of hitting the server together.
+    return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))  # noqa: S311
+
+
+def claim_lease() -> timedelta:
+    """How long a claimed row is left alone: longer than a send can take before it is killed."""
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + settings.EMAIL_TIMEOUT)
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+# Delivery
+# ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claim:
+    message_id: int
+    attempts: int
+
+
+def due_filter(now: datetime) -> Q:
+    """Pending rows whose next attempt time has come (or was never set)."""
+    return Q(delivery_status=DeliveryStatus.PENDING) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
+def claim_message(*, message_id: int) -> Claim | None:
+    """Lock a due pending message and count the attempt; None when it is not ours to send."""
+    now = timezone.now()
     with transaction.atomic():
         message = (
-            Message.objects.select_for_update()
-            .select_related("request")
-            .filter(pk=message_id, delivery_status=DeliveryStatus.PENDING)
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(due_filter(now), pk=message_id)
+            .only("pk", "attempts", "delivery_status", "next_attempt_at", "last_error")
             .first()
         )
         if message is None:
             return None
+        if message.attempts >= settings.OUTBOUND_MAX_ATTEMPTS:
+            # The last attempt never reported back (its worker died): give up.
+            message.delivery_status = DeliveryStatus.FAILED
+            message.next_attempt_at = None
+            message.last_error = message.last_error or "The last delivery attempt did not finish."
+            message.save(update_fields=["delivery_status", "next_attempt_at", "last_error"])
+            return None
         message.attempts += 1
-        try:
-            get_connection(fail_silently=False).send_messages([build_email(message)])
-        except Exception as exc:
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            message.save(update_fields=["attempts", "last_error"])
-            logger.warning("Delivery of message %s failed: %s", message_id, message.last_error)
-            return message.delivery_status
-        message.delivery_status = DeliveryStatus.SENT
-        message.sent_at = timezone.now()
-        message.next_attempt_at = None
-        message.last_error = ""
-        message.save(
-            update_fields=[
-                "delivery_status",
-                "sent_at",
-                "next_attempt_at",
-                "last_error",
-                "attempts",
-            ]
+        message.next_attempt_at = now + claim_lease()
+        message.save(update_fields=["attempts", "next_attempt_at"])
+    return Claim(message_id=message.pk, attempts=message.attempts)
+
+
+def send_email(email: EmailMultiAlternatives) -> None:
+    """Send one mail through the configured backend; raise if it was not accepted."""
+    connection = get_connection(fail_silently=False)
+    connection.open()
+    try:
+        if connection.send_messages([email]) != 1:
+            raise ValueError("The mail has no recipient.")
+    finally:
+        # The mail is accepted at the end of DATA; an error while saying goodbye must
+        # not turn a sent mail into a failed one (and a duplicate on retry).
+        with suppress(Exception):
+            connection.close()
+
+
+def record_outcome(*, claim: Claim, error: BaseException | None) -> str:
+    """Store the outcome of a claimed attempt; returns the new delivery status."""
+    now = timezone.now()
+    if error is None:
+        status = DeliveryStatus.SENT
+        fields = {"sent_at": now, "next_attempt_at": None, "last_error": ""}
+    elif is_permanent_failure(error) or claim.attempts >= settings.OUTBOUND_MAX_ATTEMPTS:
+        status = DeliveryStatus.FAILED
+        fields = {"next_attempt_at": None, "last_error": describe(error)}
+    else:
+        status = DeliveryStatus.PENDING
+        fields = {
+            "next_attempt_at": now + retry_delay(claim.attempts),
+            "last_error": describe(error),
+        }
+    with transaction.atomic():
+        updated = Message.objects.filter(
+            pk=claim.message_id, delivery_status=DeliveryStatus.PENDING, attempts=claim.attempts
+        ).update(delivery_status=status, **fields)
+    if not updated:
+        logger.error("Message %s changed while it was being sent", claim.message_id)
+    return status
+
+
+def deliver_message(*, message_id: int) -> str | None:
+    """Send a due pending outbound message and record the outcome; None when nothing was due."""
+    claim = claim_message(message_id=message_id)
+    if claim is None:
+        return None
+    error: BaseException | None = None
+    try:
+        message = Message.objects.select_related("request").get(pk=message_id)
+        send_email(build_email(message))
+    except Exception as exc:
+        error = exc
+    status = record_outcome(claim=claim, error=error)
+    if error is not None:
+        logger.warning(
+            "Delivery of message %s, attempt %s, failed (%s): %s",
+            message_id,
+            claim.attempts,
+            status,
+            describe(error),
         )
-    return message.delivery_status
+    else:
+        logger.info("Sent message %s on attempt %s", message_id, claim.attempts)
+    return status
+
+
+def due_message_ids(*, limit: int = 500) -> list[int]:
+    """Ids of pending messages whose next attempt is due, oldest first."""
+    return list(
+        Message.objects.filter(due_filter(timezone.now()))
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )

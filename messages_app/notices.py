@@ -4,12 +4,15 @@ Each notice is rendered from editable templates under
 `messages_app/templates/messages_app/notices/` and queued through the outbox.
 """
 
+from django.conf import settings
 from django.db import models
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from requests_app.models import SupportRequest
 
+from .delivery import clean_header_value
 from .models import Kind, Message
 from .outbox import queue_outbound_message
 
@@ -23,20 +26,37 @@ class Notice(models.TextChoices):
 def with_token(subject: str, support_request: SupportRequest) -> str:
     """The subject with the request token `[#<id>]` exactly once."""
     token = support_request.token
-    subject = " ".join(subject.replace(token, " ").split())
+    subject = clean_header_value(subject.replace(token, " "))
     return f"{subject} {token}".strip() if subject else token
 
 
+def notice_context(support_request: SupportRequest) -> dict[str, object]:
+    """What a notice template may use: the request, its token and the names in it."""
+    operator = support_request.operator
+    return {
+        "support_request": support_request,
+        "token": support_request.token,
+        "subject": clean_header_value(support_request.subject),
+        "requester_name": clean_header_value(support_request.requester_name),
+        "operator_name": operator.name if operator else "",
+        "support_name": settings.SUPPORT_NAME,
+        "language_code": translation.get_language(),
+    }
+
+
 def render_notice(*, support_request: SupportRequest, notice: str) -> tuple[str, str, str]:
-    """Subject, plain text and (optional) HTML of a notice for a request."""
-    context = {"support_request": support_request, "token": support_request.token}
+    """Subject, plain text and (optional) HTML of a notice, in the service's language."""
     base = f"messages_app/notices/{notice}"
-    subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
-    body = render_to_string(f"{base}_body.txt", context).strip() + "\n"
-    try:
-        html = render_to_string(f"{base}_body.html", context)
-    except TemplateDoesNotExist:
-        html = ""
+    # Notices go out in LANGUAGE_CODE whatever language the web request that caused
+    # them was served in.
+    with translation.override(settings.LANGUAGE_CODE):
+        context = notice_context(support_request)
+        subject = clean_header_value(render_to_string(f"{base}_subject.txt", context))
+        body = render_to_string(f"{base}_body.txt", context).strip() + "\n"
+        try:
+            html = render_to_string(f"{base}_body.html", context)
+        except TemplateDoesNotExist:
+            html = ""
     return with_token(subject, support_request), body, html
 
 

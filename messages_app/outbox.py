@@ -5,6 +5,7 @@ row stays `pending` and the periodic re-drive sends it later.
 """
 
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import make_msgid
@@ -15,6 +16,7 @@ from django.utils import timezone
 from operators_app.models import Operator
 from requests_app.models import Party, SupportRequest
 
+from .delivery import clean_header_value, clean_message_ids
 from .models import DeliveryStatus, Direction, Kind, Message
 from .tasks import deliver_message_task
 
@@ -40,7 +42,9 @@ def trim_references(ids: list[str], limit: int = MAX_REFERENCES) -> list[str]:
 def thread_headers(support_request: SupportRequest) -> tuple[str, str]:
     """In-Reply-To and References that thread a new mail under the requester's latest mail."""
     latest = (
-        Message.objects.filter(request=support_request)
+        Message.objects.filter(
+            request=support_request, direction=Direction.INBOUND, kind=Kind.REQUESTER
+        )
         .exclude(rfc_message_id="")
         .order_by("-created_at", "-id")
         .only("rfc_message_id", "references")
@@ -48,8 +52,11 @@ def thread_headers(support_request: SupportRequest) -> tuple[str, str]:
     )
     if latest is None:
         return "", ""
-    chain = [*latest.references.split(), latest.rfc_message_id]
-    return latest.rfc_message_id, " ".join(trim_references(chain))
+    own = clean_message_ids(latest.rfc_message_id)
+    if not own:
+        return "", ""
+    chain = [ref for ref in clean_message_ids(latest.references) if ref != own[0]]
+    return own[0], " ".join(trim_references([*chain, own[0]]))
 
 
 def record_message(*, support_request: SupportRequest, message: Message) -> None:
@@ -82,7 +89,7 @@ def queue_outbound_message(
         author_email=settings.SUPPORT_EMAIL,
         author_name=operator.name if operator else settings.SUPPORT_NAME,
         operator=operator,
-        subject=subject[:500],
+        subject=clean_header_value(subject)[:500],
         body=body,
         reply=body,
         html=html,
@@ -95,13 +102,15 @@ def queue_outbound_message(
         next_attempt_at=now,
     )
     record_message(support_request=support_request, message=message)
-    transaction.on_commit(lambda: enqueue_delivery(message.pk))
+    transaction.on_commit(partial(enqueue_delivery, message.pk), robust=True)
     return message
 
 
 def enqueue_delivery(message_id: int) -> None:
     """Hand a pending message to Celery; a broker outage is logged, the re-drive retries."""
     try:
+        # Without a broker (eager mode) this sends right here, inside the web request:
+        # nothing it raises may reach the caller, the row keeps the error instead.
         deliver_message_task.delay(message_id)
     except Exception:
         logger.warning(

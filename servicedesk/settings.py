@@ -245,6 +245,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# Beat re-drives the outbox: pending mail whose next attempt is due (a retry after a
+# failure, or a row whose task could not be queued while the broker was down).
+OUTBOUND_REDRIVE_SECONDS = env.float("OUTBOUND_REDRIVE_SECONDS", default=30)
+CELERY_BEAT_SCHEDULE = {
+    "redrive-outbox": {
+        "task": "messages_app.tasks.redrive_outbox_task",
+        "schedule": OUTBOUND_REDRIVE_SECONDS,
+        # A run that waited longer than its interval is superseded by the next one.
+        "options": {"expires": OUTBOUND_REDRIVE_SECONDS},
+    },
+}
 
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
@@ -295,3 +306,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INBOUND_MAX_BODY_BYTES + 1024 * 1024
 AUTO_REPLY_LIMIT_PER_HOUR = env.int("AUTO_REPLY_LIMIT_PER_HOUR", default=5)
 # Outbound delivery: attempts before a message is marked failed.
 OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=8)
+# Backoff between attempts: base * 2^(attempt-1) seconds, capped, with jitter.
+OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=60)
+OUTBOUND_RETRY_MAX_SECONDS = env.float("OUTBOUND_RETRY_MAX_SECONDS", default=3600)

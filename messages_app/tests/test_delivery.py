@@ -1,0 +1,430 @@
+import smtplib
+import threading
+from datetime import timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
+
+import pytest
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from e2e.support import SMTPSink, free_port
+from messages_app import delivery
+from messages_app.delivery import (
+    build_email,
+    claim_message,
+    deliver_message,
+    is_permanent_failure,
+    retry_delay,
+)
+from messages_app.models import DeliveryStatus, Kind
+from messages_app.tasks import deliver_message_task, redrive_outbox_task
+from messages_app.tests.factories import OutboundMessageFactory
+from operators_app.tests.factories import OperatorFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def raw_headers(email) -> bytes:
+    """The header block of a built mail exactly as it would go over the wire."""
+    return email.message().as_bytes(linesep="\r\n").split(b"\r\n\r\n", 1)[0]
+
+
+def parsed(email):
+    return message_from_bytes(email.message().as_bytes(), policy=default_policy)
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server (aiosmtpd) on a free loopback port, wired into EMAIL_*."""
+    sink = SMTPSink().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = sink.host
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    yield sink
+    sink.stop()
+
+
+class CountingBackend(LocmemBackend):
+    """locmem, slowed down so that concurrent deliveries overlap."""
+
+    def send_messages(self, messages):
+        threading.Event().wait(0.3)
+        return super().send_messages(messages)
+
+
+# The mail itself
+# ------------------------------------------------------------------------------
+def test_mail_is_from_the_support_address_to_the_requester_with_its_stored_message_id(settings):
+    settings.SUPPORT_NAME = "Acme, Support"
+    message = OutboundMessageFactory(
+        request__requester_email="jane@example.com", rfc_message_id="<abc.1@example.com>"
+    )
+
+    email = parsed(build_email(message))
+
+    assert email["From"] == '"Acme, Support" <support@example.com>'
+    assert email["To"] == "jane@example.com"
+    assert email["Message-ID"] == "<abc.1@example.com>"
+
+
+def test_operator_reply_carries_threading_headers_and_no_auto_markers():
+    message = OutboundMessageFactory(
+        kind=Kind.OPERATOR,
+        in_reply_to="<latest@mail.example.com>",
+        references="<root@mail.example.com> <latest@mail.example.com>",
+    )
+
+    email = parsed(build_email(message))
+
+    assert email["In-Reply-To"] == "<latest@mail.example.com>"
+    assert email["References"] == "<root@mail.example.com> <latest@mail.example.com>"
+    assert email["Auto-Submitted"] is None
+    assert email["X-Auto-Response-Suppress"] is None
+
+
+def test_notice_is_marked_auto_submitted():
+    email = parsed(build_email(OutboundMessageFactory(kind=Kind.AUTO)))
+
+    assert email["Auto-Submitted"] == "auto-replied"
+    assert email["X-Auto-Response-Suppress"] == "All"
+
+
+def test_plain_text_always_and_html_alternative_only_when_stored():
+    plain = parsed(build_email(OutboundMessageFactory(body="Just text", html="")))
+    both = parsed(build_email(OutboundMessageFactory(body="Text", html="<p>Rich</p>")))
+
+    assert plain.get_content_type() == "text/plain"
+    assert plain.get_content().strip() == "Just text"
+    assert both.get_content_type() == "multipart/alternative"
+    assert both.get_body(("plain",)).get_content().strip() == "Text"
+    assert both.get_body(("html",)).get_content().strip() == "<p>Rich</p>"
+
+
+def test_non_ascii_subject_and_body_are_encoded():
+    message = OutboundMessageFactory(subject="Принтер не печатает [#5]", body="Здравствуйте")
+
+    email = parsed(build_email(message))
+
+    assert email["Subject"] == "Принтер не печатает [#5]"
+    assert email.get_content().strip() == "Здравствуйте"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["subject", "in_reply_to", "references"],
+)
+def test_cr_lf_in_stored_values_never_reaches_a_header(field):
+    evil = "<x@example.com>\r\nBcc: victim@example.org\r\nX-Injected: yes"
+    message = OutboundMessageFactory(**{field: evil})
+
+    lines = raw_headers(build_email(message)).lower().split(b"\r\n")
+
+    assert not [line for line in lines if line.startswith((b"bcc:", b"x-injected:"))]
+    assert parsed(build_email(message))["Bcc"] is None
+
+
+def test_cr_lf_in_subject_is_folded_into_one_line():
+    message = OutboundMessageFactory(subject="Help\r\nBcc: victim@example.org")
+
+    email = parsed(build_email(message))
+
+    assert email["Subject"] == "Help Bcc: victim@example.org"
+    assert email["Bcc"] is None
+
+
+def test_unsafe_support_name_cannot_inject_headers(settings):
+    settings.SUPPORT_NAME = "Desk\r\nBcc: victim@example.org"
+
+    email = parsed(build_email(OutboundMessageFactory()))
+
+    assert email["Bcc"] is None
+    assert email["From"].addresses[0].addr_spec == "support@example.com"
+
+
+def test_references_keep_only_message_ids():
+    message = OutboundMessageFactory(
+        references="<a@x.example> junk\r\n\t<b@x.example> Bcc: evil@example.org", in_reply_to=""
+    )
+
+    email = parsed(build_email(message))
+
+    assert email["References"] == "<a@x.example> <b@x.example>"
+    assert email["In-Reply-To"] is None
+
+
+# Sending and recording
+# ------------------------------------------------------------------------------
+def test_delivery_sends_once_and_records_sent(mailoutbox):
+    message = OutboundMessageFactory(next_attempt_at=timezone.now())
+
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.SENT
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.SENT
+    assert message.sent_at is not None
+    assert message.attempts == 1
+    assert message.next_attempt_at is None
+    assert message.last_error == ""
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].extra_headers["Message-ID"] == message.rfc_message_id
+
+
+def test_running_the_task_twice_sends_one_mail(mailoutbox):
+    message = OutboundMessageFactory()
+
+    deliver_message_task.delay(message.pk)
+    deliver_message_task.delay(message.pk)
+    deliver_message_task(message.pk)
+
+    assert len(mailoutbox) == 1
+    message.refresh_from_db()
+    assert message.attempts == 1
+
+
+def test_a_message_waiting_for_its_retry_is_not_sent_early(mailoutbox):
+    message = OutboundMessageFactory(next_attempt_at=timezone.now() + timedelta(minutes=5))
+
+    assert deliver_message(message_id=message.pk) is None
+    assert mailoutbox == []
+
+
+@pytest.mark.parametrize("status", [DeliveryStatus.SENT, DeliveryStatus.FAILED])
+def test_sent_and_failed_messages_are_never_sent_by_the_task(mailoutbox, status):
+    message = OutboundMessageFactory(delivery_status=status)
+
+    assert deliver_message(message_id=message.pk) is None
+    assert mailoutbox == []
+
+
+def test_unknown_message_id_is_a_no_op(mailoutbox):
+    assert deliver_message(message_id=987654) is None
+
+
+def test_a_claimed_message_is_left_alone_until_its_lease_expires(mailoutbox):
+    message = OutboundMessageFactory()
+    claim = claim_message(message_id=message.pk)
+    # The worker that claimed it died between sending and recording.
+
+    assert claim.attempts == 1
+    assert deliver_message(message_id=message.pk) is None
+    assert mailoutbox == []
+
+    message.refresh_from_db()
+    assert message.next_attempt_at > timezone.now() + timedelta(seconds=60)
+    message.next_attempt_at = timezone.now()
+    message.save(update_fields=["next_attempt_at"])
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.SENT
+    message.refresh_from_db()
+    assert message.attempts == 2
+
+
+def test_a_message_whose_last_attempt_never_reported_back_is_failed(mailoutbox, settings):
+    settings.OUTBOUND_MAX_ATTEMPTS = 3
+    message = OutboundMessageFactory(attempts=3, next_attempt_at=timezone.now())
+
+    assert deliver_message(message_id=message.pk) is None
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.FAILED
+    assert message.last_error
+    assert mailoutbox == []
+
+
+# Failures against a real SMTP server
+# ------------------------------------------------------------------------------
+def test_smtp_server_receives_the_mail(smtp_server):
+    message = OutboundMessageFactory(kind=Kind.AUTO, subject="Ack [#1]")
+
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.SENT
+
+    (received,) = smtp_server.messages
+    assert received["Message-ID"] == message.rfc_message_id
+    assert received["Auto-Submitted"] == "auto-replied"
+    assert smtp_server.handler.envelopes[0] == (
+        "support@example.com",
+        [message.request.requester_email],
+    )
+
+
+def test_smtp_451_is_temporary_and_scheduled_with_backoff(smtp_server, settings):
+    settings.OUTBOUND_RETRY_BASE_SECONDS = 60
+    smtp_server.handler.data_reply = "451 4.3.0 Try again later"
+    message = OutboundMessageFactory()
+    before = timezone.now()
+
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.PENDING
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.PENDING
+    assert message.attempts == 1
+    assert "451" in message.last_error
+    assert before + timedelta(seconds=30) <= message.next_attempt_at
+    assert message.next_attempt_at <= timezone.now() + timedelta(seconds=60)
+    assert smtp_server.messages == []
+
+
+def test_smtp_550_recipient_refused_is_permanent(smtp_server):
+    smtp_server.handler.rcpt_reply = "550 5.1.1 No such user here"
+    message = OutboundMessageFactory()
+
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.FAILED
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.FAILED
+    assert message.attempts == 1
+    assert message.next_attempt_at is None
+    assert "SMTPRecipientsRefused" in message.last_error
+    assert "550" in message.last_error
+
+
+def test_smtp_554_at_data_is_permanent(smtp_server):
+    smtp_server.handler.data_reply = "554 5.6.0 Message rejected as spam"
+    message = OutboundMessageFactory()
+
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.FAILED
+
+
+def test_connection_refused_is_temporary(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = free_port()
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 2
+    message = OutboundMessageFactory()
+
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.PENDING
+
+    message.refresh_from_db()
+    assert "ConnectionRefusedError" in message.last_error
+
+
+def test_mail_queued_while_smtp_is_down_goes_out_once_it_is_back(smtp_server, settings):
+    settings.OUTBOUND_RETRY_BASE_SECONDS = 0
+    smtp_server.stop()
+    message = OutboundMessageFactory()
+
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.PENDING
+    smtp_server.start()
+    assert redrive_outbox_task() == 1
+    assert redrive_outbox_task() == 0
+
+    assert len(smtp_server.messages) == 1
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.SENT
+    assert message.attempts == 2
+
+
+def test_temporary_failures_end_in_failed_after_the_last_attempt(smtp_server, settings):
+    settings.OUTBOUND_MAX_ATTEMPTS = 3
+    settings.OUTBOUND_RETRY_BASE_SECONDS = 0
+    smtp_server.handler.data_reply = "421 4.7.0 Too busy"
+    message = OutboundMessageFactory()
+
+    outcomes = [deliver_message(message_id=message.pk) for _ in range(4)]
+
+    assert outcomes == [DeliveryStatus.PENDING, DeliveryStatus.PENDING, DeliveryStatus.FAILED, None]
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.FAILED
+    assert message.attempts == 3
+    assert "421" in message.last_error
+
+
+def test_message_failed_after_its_last_attempt_can_be_sent_again_from_the_admin(
+    smtp_server, settings, client, django_capture_on_commit_callbacks
+):
+    settings.OUTBOUND_MAX_ATTEMPTS = 1
+    smtp_server.handler.data_reply = "452 4.2.2 Mailbox full"
+    message = OutboundMessageFactory()
+    deliver_message(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.FAILED
+
+    smtp_server.handler.data_reply = None
+    client.force_login(OperatorFactory(user__is_staff=True, user__is_superuser=True).user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:messages_app_message_changelist"),
+            {"action": "send_again", "_selected_action": [message.pk]},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.SENT
+    assert message.attempts == 1
+    assert len(smtp_server.messages) == 1
+
+
+# Classification and backoff
+# ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("exc", "is_permanent"),
+    [
+        (smtplib.SMTPRecipientsRefused({"a@example.com": (550, b"no such user")}), True),
+        (smtplib.SMTPRecipientsRefused({"a@example.com": (450, b"greylisted")}), False),
+        (smtplib.SMTPDataError(554, b"rejected"), True),
+        (smtplib.SMTPDataError(451, b"try later"), False),
+        (smtplib.SMTPSenderRefused(553, b"sender refused", "support@example.com"), True),
+        (smtplib.SMTPAuthenticationError(535, b"bad credentials"), False),
+        (smtplib.SMTPConnectError(421, b"busy"), False),
+        (smtplib.SMTPServerDisconnected("gone"), False),
+        (ConnectionRefusedError(111, "refused"), False),
+        (TimeoutError("timed out"), False),
+        (ValueError("Invalid address"), True),
+    ],
+)
+def test_failure_classification(exc, is_permanent):
+    assert is_permanent_failure(exc) is is_permanent
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(settings):
+    settings.OUTBOUND_RETRY_BASE_SECONDS = 60
+    settings.OUTBOUND_RETRY_MAX_SECONDS = 3600
+
+    for attempts, full in [(1, 60), (2, 120), (3, 240), (6, 1920), (7, 3600), (12, 3600)]:
+        delays = {retry_delay(attempts).total_seconds() for _ in range(50)}
+        assert all(full / 2 <= delay <= full for delay in delays)
+        assert len(delays) > 1  # jittered
+
+
+# Concurrency (real row locks)
+# ------------------------------------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_of_one_message_send_one_mail(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.CountingBackend"
+    mail.outbox = []
+    message = OutboundMessageFactory()
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def run():
+        barrier.wait()
+        try:
+            outcomes.append(deliver_message(message_id=message.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes, key=str) == [None, None, None, DeliveryStatus.SENT]
+    assert len(mail.outbox) == 1
+    message.refresh_from_db()
+    assert message.attempts == 1
+
+
+def test_claim_lease_outlasts_a_killed_task(settings):
+    assert delivery.claim_lease().total_seconds() > settings.CELERY_TASK_TIME_LIMIT
