@@ -53,6 +53,12 @@ def _celery_tasks_in_process():
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Every factory user hashes a password: PBKDF2 at full strength made tests 30x slower."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
