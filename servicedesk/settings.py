@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from servicedesk.logging import build_logging_config
+
 # GENERAL
 # ------------------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -114,6 +116,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
+    # First, so every log line and every answer (redirects included) carries the request
+    # id, and the metrics time the whole stack.
+    "servicedesk.logging.RequestIdMiddleware",
+    "servicedesk.metrics.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -127,7 +133,10 @@ MIDDLEWARE = [
 if not DEBUG:
     # Without nginx in front (a single container, a quick trial) gunicorn serves the
     # collected static files itself; nginx serves them first when it is there.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 
 # STATIC
 # ------------------------------------------------------------------------------
@@ -168,9 +177,10 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if not DEBUG:
-    # nginx overwrites X-Forwarded-Proto with its own $scheme, so the header can be
-    # trusted; gunicorn only accepts forwarded headers from FORWARDED_ALLOW_IPS.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # No SECURE_PROXY_SSL_HEADER on purpose: Django would believe X-Forwarded-Proto from
+    # anyone who reaches gunicorn. gunicorn sets the request's scheme from that header
+    # only when the peer is in FORWARDED_ALLOW_IPS (nginx, which overwrites the client's
+    # header with its own $scheme), so Django trusts the proxy and nobody else.
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
@@ -202,19 +212,22 @@ ADMIN_URL = "admin/"
 
 # LOGGING
 # ------------------------------------------------------------------------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "readable": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "readable"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-    },
-}
+# JSON lines in production, readable text in development (LOG_FORMAT overrides); every
+# record carries the request id; addresses are masked at INFO and above.
+LOG_LEVEL = (env.str("LOG_LEVEL", default="") or "INFO").upper()
+LOG_FORMAT = (env.str("LOG_FORMAT", default="") or ("text" if DEBUG else "json")).lower()
+LOGGING = build_logging_config(json_format=LOG_FORMAT == "json", level=LOG_LEVEL)
+
+# MONITORING
+# ------------------------------------------------------------------------------
+# Who may read /metrics: client addresses or networks (empty: any), and a bearer token
+# (empty: none needed). nginx never exposes /metrics; Prometheus scrapes each web
+# container directly.
+METRICS_ALLOWED_IPS = env.list(
+    "METRICS_ALLOWED_IPS",
+    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # CELERY
 # ------------------------------------------------------------------------------

@@ -1,0 +1,59 @@
+#!/bin/sh
+# The container's entrypoint: wait for the database, migrate once, then become the role.
+#
+#   entrypoint.sh web      gunicorn (migrates first unless MIGRATE_ON_START=false)
+#   entrypoint.sh worker   a Celery worker (waits until the schema is migrated)
+#   entrypoint.sh beat     Celery beat, the one scheduler of periodic re-drives
+#   entrypoint.sh migrate  apply migrations and exit (a release step)
+#   entrypoint.sh manage createsuperuser ...   any management command
+#   entrypoint.sh <anything else>              run it as given
+#
+# Migrations run under a PostgreSQL advisory lock, so N web replicas starting together
+# migrate once and the others wait for it.
+set -eu
+
+cd "$(dirname "$0")/.."
+
+role="${1:-web}"
+if [ "$#" -gt 0 ]; then
+  shift
+fi
+
+case "$role" in
+  web|worker|beat|migrate)
+    python docker/prestart.py "$role"
+    ;;
+esac
+
+case "$role" in
+  web)
+    if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+      # Counters of a previous run must not leak into this one.
+      rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}"
+      mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    fi
+    exec gunicorn --config docker/gunicorn.conf.py servicedesk.wsgi:application "$@"
+    ;;
+  worker)
+    exec celery --app servicedesk worker \
+      --loglevel "${LOG_LEVEL:-INFO}" \
+      --concurrency "${CELERY_WORKER_CONCURRENCY:-2}" \
+      --without-gossip --without-mingle \
+      "$@"
+    ;;
+  beat)
+    exec celery --app servicedesk beat \
+      --loglevel "${LOG_LEVEL:-INFO}" \
+      --schedule "${CELERY_BEAT_SCHEDULE_FILE:-/tmp/celerybeat-schedule}" \
+      "$@"
+    ;;
+  migrate)
+    exit 0
+    ;;
+  manage)
+    exec python manage.py "$@"
+    ;;
+  *)
+    exec "$role" "$@"
+    ;;
+esac
