@@ -26,9 +26,13 @@ def require_binaries(*names: str) -> None:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    group = getattr(item, "funcargs", {}).get("processes")
-    if report.failed and isinstance(group, ProcessGroup):
-        report.sections.append(("process logs", group.logs()))
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            # The `processes` fixture, or a stack object that carries its group.
+            group = value if isinstance(value, ProcessGroup) else None
+            group = group or getattr(value, "process_group", None)
+            if isinstance(group, ProcessGroup):
+                report.sections.append(("process logs", group.logs()))
     return report
 
 
