@@ -428,3 +428,18 @@ def test_concurrent_deliveries_of_one_message_send_one_mail(settings):
 
 def test_claim_lease_outlasts_a_killed_task(settings):
     assert delivery.claim_lease().total_seconds() > settings.CELERY_TASK_TIME_LIMIT
+
+
+def test_failed_and_sent_messages_show_their_delivery_status_in_the_api(operator_client):
+    failed = OutboundMessageFactory(delivery_status=DeliveryStatus.FAILED, attempts=8)
+    OutboundMessageFactory(
+        request=failed.request, delivery_status=DeliveryStatus.SENT, sent_at=timezone.now()
+    )
+
+    response = operator_client.get(f"/api/v1/requests/{failed.request_id}/messages/")
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [m["delivery_status"] for m in results] == ["failed", "sent"]
+    assert results[0]["sent_at"] is None
+    assert results[1]["sent_at"] is not None

@@ -1,8 +1,10 @@
+import io
 import logging
 import re
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -302,3 +304,30 @@ def test_delivery_task_is_acknowledged_late_one_at_a_time_with_time_limits():
     assert outbox.deliver_message_task.acks_late is True
     assert app.conf.worker_prefetch_multiplier == 1
     assert 0 < app.conf.task_soft_time_limit < app.conf.task_time_limit
+
+
+def test_redrive_command_sends_due_mail_without_a_broker(mailoutbox):
+    OutboundMessageFactory(next_attempt_at=minutes_ago(1))
+    out = io.StringIO()
+
+    call_command("redrive_outbox", stdout=out)
+
+    assert out.getvalue().strip() == "Re-drove 1 due message(s)."
+    assert len(mailoutbox) == 1
+
+
+def test_reply_through_the_api_answers_201_when_smtp_is_unreachable_in_eager_mode(
+    settings, operator, operator_client, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    support_request = SupportRequestFactory(taken=True, operator=operator)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            f"/api/v1/requests/{support_request.pk}/messages/", {"body": "Hi"}, format="json"
+        )
+
+    assert response.status_code == 201
+    assert response.json()["delivery_status"] == "pending"
+    listed = operator_client.get(f"/api/v1/requests/{support_request.pk}/messages/").json()
+    assert listed["results"][-1]["delivery_status"] == "pending"
