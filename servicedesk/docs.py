@@ -1,0 +1,32 @@
+"""The OpenAPI document, Swagger UI and ReDoc: public, and answering errors as JSON."""
+
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+
+class _PublicWithJSONErrors:
+    """No credentials needed (a stale token must not lock anyone out of the docs), and an
+    error (405, 406, ...) answers JSON like the rest of /api/ instead of YAML or HTML."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response) and getattr(response, "exception", False):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class SchemaView(_PublicWithJSONErrors, SpectacularAPIView):
+    """The OpenAPI 3 document: YAML, or JSON with `Accept: application/vnd.oai.openapi+json`."""
+
+
+class SwaggerView(_PublicWithJSONErrors, SpectacularSwaggerView):
+    """Swagger UI, served from the sidecar package (no network needed)."""
+
+
+class RedocView(_PublicWithJSONErrors, SpectacularRedocView):
+    """ReDoc, served from the sidecar package (no network needed)."""
