@@ -1,3 +1,7 @@
+import ast
+import gettext
+from pathlib import Path
+
 import pytest
 from django.utils import translation
 
@@ -182,3 +186,28 @@ def test_take_and_close_each_mail_the_requester_once(
         f"Your request is in progress: VPN [#{support_request.pk}]",
         f"Your request is closed: VPN [#{support_request.pk}]",
     ]
+
+
+def read_po(path) -> dict[str, str]:
+    """msgid → msgstr of a .po file (enough of the format for our catalogue)."""
+    entries, key, current = {}, None, {"msgid": "", "msgstr": ""}
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        if line.startswith(("msgid ", "msgstr ")):
+            key, _, rest = line.partition(" ")
+            current[key] = ast.literal_eval(rest)
+        elif line.startswith('"') and key:
+            current[key] += ast.literal_eval(line)
+        elif not line.strip() and key:
+            entries[current["msgid"]] = current["msgstr"]
+            key, current = None, {"msgid": "", "msgstr": ""}
+    return entries
+
+
+def test_compiled_russian_catalogue_matches_its_source():
+    locale = Path(__file__).resolve().parents[1] / "locale" / "ru" / "LC_MESSAGES"
+    source = {k: v for k, v in read_po(locale / "django.po").items() if k}
+    with (locale / "django.mo").open("rb") as mo:
+        compiled = {k: v for k, v in gettext.GNUTranslations(mo)._catalog.items() if k}
+
+    assert compiled == source
+    assert all(source.values()), "every message has a Russian translation"
