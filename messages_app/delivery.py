@@ -26,6 +26,7 @@ import logging
 import random
 import re
 import smtplib
+import time
 import unicodedata
 from contextlib import suppress
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,6 +49,9 @@ logger = logging.getLogger(__name__)
 CONFIGURATION_CODES = frozenset({530, 534, 535, 538})
 
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
+
+# Seconds between tries to store the outcome of a send when the database errors.
+RECORD_RETRY_PAUSES = (0.5, 2.0)
 
 
 # Header values
@@ -207,10 +211,24 @@ def record_outcome(*, claim: Claim, error: BaseException | None) -> str:
             "next_attempt_at": now + retry_delay(claim.attempts),
             "last_error": describe(error),
         }
-    with transaction.atomic():
-        updated = Message.objects.filter(
-            pk=claim.message_id, delivery_status=DeliveryStatus.PENDING, attempts=claim.attempts
-        ).update(delivery_status=status, **fields)
+    # After an accepted mail, failing to record it means sending it again later: ride
+    # out a short database blip (a failover, a dropped connection) before giving up.
+    for pause in (*RECORD_RETRY_PAUSES, None):
+        try:
+            with transaction.atomic():
+                updated = Message.objects.filter(
+                    pk=claim.message_id,
+                    delivery_status=DeliveryStatus.PENDING,
+                    attempts=claim.attempts,
+                ).update(delivery_status=status, **fields)
+            break
+        except (OperationalError, InterfaceError):
+            if pause is None:
+                raise
+            logger.warning("Could not record delivery of message %s; retrying", claim.message_id)
+            if not connections["default"].in_atomic_block:
+                connections["default"].close()
+            time.sleep(pause)
     if not updated:
         logger.error("Message %s changed while it was being sent", claim.message_id)
     return status

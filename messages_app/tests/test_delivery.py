@@ -7,7 +7,8 @@ from email.policy import default as default_policy
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
-from django.db import connection
+from django.db import OperationalError, connection
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -443,3 +444,25 @@ def test_failed_and_sent_messages_show_their_delivery_status_in_the_api(operator
     assert [m["delivery_status"] for m in results] == ["failed", "sent"]
     assert results[0]["sent_at"] is None
     assert results[1]["sent_at"] is not None
+
+
+def test_recording_a_sent_mail_rides_out_a_database_blip(monkeypatch, mailoutbox):
+    monkeypatch.setattr(delivery, "RECORD_RETRY_PAUSES", (0, 0))
+    real_update = QuerySet.update
+    failures = iter([OperationalError("server closed the connection unexpectedly")])
+
+    def flaky_update(self, **kwargs):
+        if kwargs.get("delivery_status") == DeliveryStatus.SENT:
+            error = next(failures, None)
+            if error is not None:
+                raise error
+        return real_update(self, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "update", flaky_update)
+    message = OutboundMessageFactory()
+
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.SENT
+
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.SENT
+    assert len(mailoutbox) == 1
