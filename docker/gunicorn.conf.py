@@ -57,6 +57,9 @@ logconfig_dict = build_logging_config(
     json_format=_log_format == "json", level=os.environ.get("LOG_LEVEL", "INFO").upper()
 )
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s "%(a)s"'
+# No control socket (gunicornc is not used): it would live in $HOME, which the service
+# user cannot write, and be shared by every gunicorn of that user.
+control_socket_disable = True
 # Every process's temporary files in memory: a slow disk must not stall the heartbeat.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
