@@ -1,13 +1,30 @@
 """Every write to messages: operators' replies (and, in ingestion, inbound mail)."""
 
-from django.db import transaction
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db.models import Count, F
+from django.utils import timezone
 
 from operators_app.models import Operator
-from requests_app.models import SupportRequest
-from servicedesk.exceptions import InvalidTransitionError
+from requests_app.models import Party, Status, SupportRequest
+from servicedesk.exceptions import IngestUnavailableError, InvalidTransitionError
 
-from .models import Kind, Message
-from .notices import with_token
+from .email_parsing import (
+    InvalidAddressError,
+    ParsedEmail,
+    clean_json,
+    parse_field_email,
+    parse_raw_email,
+)
+from .models import Direction, Kind, Message
+from .notices import Notice, queue_notice, with_token
 from .outbox import queue_outbound_message
 
 
@@ -27,3 +44,421 @@ def post_reply(
             body=body,
             operator=operator,
         )
+
+
+# ---------------------------------------------------------------------------
+# Ingestion of inbound mail (the webhook's one service)
+# ---------------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
+
+# Attempts of the careful per-item path before the batch is given up as unavailable.
+_MAX_ATTEMPTS = 4
+_AUTO_REPLY_WINDOW = timedelta(hours=1)
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    APPENDED = "appended"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    REJECTED = "rejected"
+
+
+class Route(StrEnum):
+    """Which routing rule of API.md placed a message (first match wins); SUBJECT is the token."""
+
+    THREAD = "thread"
+    SUBJECT = "subject"
+    OPEN_REQUEST = "open_request"
+    NEW = "new"
+
+
+@dataclass(frozen=True)
+class InboundItem:
+    """One item of a webhook batch after shape validation: raw mail, field form, or errors."""
+
+    index: int
+    external_id: str | None = None
+    raw: bytes | None = None
+    fields: dict[str, Any] | None = None
+    errors: dict[str, list[str]] | None = None
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The one outcome of one item, as the webhook reports it."""
+
+    index: int
+    external_id: str | None
+    outcome: Outcome
+    request_id: int | None = None
+    message_id: int | None = None
+    errors: dict[str, list[str]] | None = None
+
+
+@dataclass
+class _Candidate:
+    """An accepted item on its way to storage."""
+
+    item: InboundItem
+    email: ParsedEmail
+    support_request: SupportRequest | None = None
+    message: Message | None = None
+    created: bool = False
+    route: Route | None = None
+    duplicate_of: tuple[int, int] | None = None
+
+    @property
+    def sender(self) -> str:
+        return self.email.from_email
+
+    def reset(self) -> None:
+        self.support_request = self.message = self.route = self.duplicate_of = None
+        self.created = False
+
+
+class _RouteChangedError(Exception):
+    """The open request chosen for a message was closed before the message landed."""
+
+
+def route_message(
+    *, email: ParsedEmail, open_request: SupportRequest | None, thread_request_ids: set[int]
+) -> Route:
+    """The first routing rule of API.md that matches, given the sender's open request."""
+    if open_request is None:
+        return Route.NEW
+    if open_request.pk in thread_request_ids:
+        return Route.THREAD
+    if open_request.pk in email.request_tokens:
+        return Route.SUBJECT
+    return Route.OPEN_REQUEST
+
+
+def ingest_batch(*, items: list[InboundItem]) -> list[ItemResult]:
+    """Store each item of a webhook batch at most once, in the right request; one result each."""
+    now = timezone.now()
+    results: dict[int, ItemResult] = {}
+    checked = []
+    for item in items:
+        if item.errors:
+            results[item.index] = _rejected(item, item.errors)
+        else:
+            checked.append(item)
+
+    # A known provider id is a duplicate whatever the content: no need to parse it.
+    stored = _stored_by_external_id({i.external_id for i in checked if i.external_id})
+    candidates: list[_Candidate] = []
+    for item in checked:
+        if item.external_id in stored:
+            results[item.index] = _duplicate(item, stored[item.external_id])
+            continue
+        email, errors = _parse(item)
+        if errors:
+            results[item.index] = _rejected(item, errors)
+        elif email.from_email == settings.SUPPORT_EMAIL or email.is_bounce:
+            results[item.index] = ItemResult(item.index, item.external_id, Outcome.IGNORED)
+        else:
+            candidates.append(_Candidate(item=item, email=email))
+
+    by_message_id = _stored_by_message_id(
+        {c.email.message_id for c in candidates if not c.item.external_id and c.email.message_id}
+    )
+    fresh: list[_Candidate] = []
+    repeats: list[tuple[_Candidate, _Candidate]] = []
+    first_by_key: dict[tuple[str, str], _Candidate] = {}
+    for candidate in candidates:
+        key = _dedup_key(candidate)
+        if key and key[0] == "message_id" and key[1] in by_message_id:
+            results[candidate.item.index] = _duplicate(candidate.item, by_message_id[key[1]])
+        elif key and key in first_by_key:
+            repeats.append((candidate, first_by_key[key]))
+        else:
+            if key:
+                first_by_key[key] = candidate
+            fresh.append(candidate)
+
+    _store(fresh, now=now)
+    for candidate in fresh:
+        results[candidate.item.index] = _result(candidate)
+    for candidate, first in repeats:
+        original = results[first.item.index]
+        if original.request_id is not None and original.message_id is not None:
+            ids = (original.request_id, original.message_id)
+            results[candidate.item.index] = _duplicate(candidate.item, ids)
+        else:
+            results[candidate.item.index] = replace(
+                original, index=candidate.item.index, external_id=candidate.item.external_id
+            )
+    return [results[item.index] for item in items]
+
+
+def _rejected(item: InboundItem, errors: dict[str, list[str]]) -> ItemResult:
+    return ItemResult(item.index, item.external_id, Outcome.REJECTED, errors=errors)
+
+
+def _duplicate(item: InboundItem, ids: tuple[int, int]) -> ItemResult:
+    return ItemResult(item.index, item.external_id, Outcome.DUPLICATE, ids[0], ids[1])
+
+
+def _result(candidate: _Candidate) -> ItemResult:
+    item = candidate.item
+    if candidate.duplicate_of:
+        return _duplicate(item, candidate.duplicate_of)
+    outcome = Outcome.CREATED if candidate.created else Outcome.APPENDED
+    return ItemResult(
+        item.index, item.external_id, outcome, candidate.support_request.pk, candidate.message.pk
+    )
+
+
+def _parse(item: InboundItem) -> tuple[ParsedEmail | None, dict[str, list[str]] | None]:
+    """The parsed mail of an item, or the field errors that reject it."""
+    if item.raw is not None:
+        email = parse_raw_email(item.raw)
+        if not email.from_email:
+            return None, {"raw": [email.sender_error or "The message has no usable sender."]}
+        return email, None
+    try:
+        return parse_field_email(**(item.fields or {})), None
+    except InvalidAddressError as exc:
+        return None, {"user_email": [str(exc)]}
+
+
+def _dedup_key(candidate: _Candidate) -> tuple[str, str] | None:
+    if candidate.item.external_id:
+        return ("external_id", candidate.item.external_id)
+    if candidate.email.message_id:
+        return ("message_id", candidate.email.message_id)
+    return None
+
+
+def _stored_by_external_id(external_ids: set[str]) -> dict[str, tuple[int, int]]:
+    if not external_ids:
+        return {}
+    rows = Message.objects.filter(external_id__in=external_ids).values_list(
+        "external_id", "request_id", "pk"
+    )
+    return {external_id: (request_id, pk) for external_id, request_id, pk in rows}
+
+
+def _stored_by_message_id(message_ids: set[str]) -> dict[str, tuple[int, int]]:
+    """Stored messages by Message-ID, whether or not they came with a provider id."""
+    if not message_ids:
+        return {}
+    rows = (
+        Message.objects.filter(rfc_message_id__in=message_ids, direction=Direction.INBOUND)
+        .order_by("pk")
+        .values_list("rfc_message_id", "request_id", "pk")
+    )
+    found: dict[str, tuple[int, int]] = {}
+    for message_id, request_id, pk in rows:
+        found.setdefault(message_id, (request_id, pk))
+    return found
+
+
+def _stored_duplicate(candidate: _Candidate) -> tuple[int, int] | None:
+    key = _dedup_key(candidate)
+    if key is None:
+        return None
+    if key[0] == "external_id":
+        return _stored_by_external_id({key[1]}).get(key[1])
+    return _stored_by_message_id({key[1]}).get(key[1])
+
+
+def _store(candidates: list[_Candidate], *, now) -> None:
+    """Store the batch in one transaction: all at once, or item by item after a conflict."""
+    if not candidates:
+        return
+    # Writes go in the order of the senders' addresses so that concurrent batches take
+    # their locks in one order and never deadlock each other.
+    ordered = sorted(candidates, key=lambda c: c.sender)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                _store_together(ordered, candidates, now=now)
+            return
+        except (DatabaseError, _RouteChangedError) as exc:
+            # A concurrent batch opened a request, stored the same mail or closed a
+            # request first: redo each item on its own, re-reading what is there now.
+            logger.info("Ingest batch conflicted (%s); storing item by item", type(exc).__name__)
+        for candidate in ordered:
+            candidate.reset()
+            _store_alone(candidate, now=now)
+
+
+def _open_requests(senders: set[str]) -> dict[str, SupportRequest]:
+    rows = (
+        SupportRequest.objects.filter(requester_email__in=senders)
+        .exclude(status=Status.CLOSED)
+        .only("pk", "requester_email", "status", "subject", "requester_name")
+    )
+    return {row.requester_email: row for row in rows}
+
+
+def _thread_request_ids(candidates: list[_Candidate], request_ids: set[int]) -> dict[str, set[int]]:
+    """For each referenced Message-ID, the requests among `request_ids` holding it."""
+    referenced = {ref for c in candidates for ref in c.email.thread_ids}
+    if not referenced or not request_ids:
+        return {}
+    found: dict[str, set[int]] = defaultdict(set)
+    rows = Message.objects.filter(
+        request_id__in=request_ids, rfc_message_id__in=referenced
+    ).values_list("rfc_message_id", "request_id")
+    for message_id, request_id in rows:
+        found[message_id].add(request_id)
+    return found
+
+
+def _thread_hits(candidate: _Candidate, by_reference: dict[str, set[int]]) -> set[int]:
+    return {pk for ref in candidate.email.thread_ids for pk in by_reference.get(ref, ())}
+
+
+def _append_counters(*, request_id: int, count: int, now) -> bool:
+    """Count `count` new requester messages on a request that is still open; False if closed."""
+    return bool(
+        SupportRequest.objects.filter(pk=request_id)
+        .exclude(status=Status.CLOSED)
+        .update(
+            message_count=F("message_count") + count,
+            last_message_at=now,
+            last_reply_by=Party.REQUESTER,
+            updated_at=now,
+        )
+    )
+
+
+def _new_request(candidate: _Candidate, *, count: int, now) -> SupportRequest:
+    email = candidate.email
+    return SupportRequest.objects.create(
+        subject=email.subject,
+        requester_email=email.from_email,
+        requester_name=email.from_name,
+        status=Status.NEW,
+        created_at=now,
+        last_message_at=now,
+        message_count=count,
+        last_reply_by=Party.REQUESTER,
+    )
+
+
+def _new_message(candidate: _Candidate, *, now) -> Message:
+    email = candidate.email
+    return Message(
+        request=candidate.support_request,
+        direction=Direction.INBOUND,
+        kind=Kind.REQUESTER,
+        author_email=email.from_email,
+        author_name=email.from_name,
+        subject=email.subject,
+        body=email.body,
+        reply=email.reply,
+        html=email.html,
+        external_id=candidate.item.external_id,
+        rfc_message_id=email.message_id,
+        in_reply_to=email.in_reply_to,
+        references=" ".join(email.references),
+        headers=clean_json(email.headers),
+        attachments=clean_json(email.attachments),
+        date=email.date or now,
+        created_at=now,
+    )
+
+
+def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate], *, now) -> None:
+    """The fast path: one statement per sender and one insert for all messages."""
+    senders: dict[str, list[_Candidate]] = defaultdict(list)
+    for candidate in ordered:
+        senders[candidate.sender].append(candidate)
+    open_requests = _open_requests(set(senders))
+    by_reference = _thread_request_ids(
+        ordered, {support_request.pk for support_request in open_requests.values()}
+    )
+    created: list[_Candidate] = []
+    for sender, group in senders.items():
+        support_request = open_requests.get(sender)
+        if support_request is None:
+            support_request = _new_request(group[0], count=len(group), now=now)
+            group[0].created = True
+            group[0].route = Route.NEW
+            created.append(group[0])
+        elif not _append_counters(request_id=support_request.pk, count=len(group), now=now):
+            raise _RouteChangedError(sender)
+        for candidate in group:
+            candidate.support_request = support_request
+            if candidate.route is None:
+                candidate.route = route_message(
+                    email=candidate.email,
+                    open_request=support_request,
+                    thread_request_ids=_thread_hits(candidate, by_reference),
+                )
+    messages = Message.objects.bulk_create(
+        [_new_message(candidate, now=now) for candidate in in_batch_order]
+    )
+    for candidate, message in zip(in_batch_order, messages, strict=True):
+        candidate.message = message
+    _acknowledge(created, now=now)
+
+
+def _store_alone(candidate: _Candidate, *, now) -> None:
+    """The careful path for one item: re-read, then append or open, retrying on conflicts."""
+    for attempt in range(1, _MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                duplicate = _stored_duplicate(candidate)
+                if duplicate:
+                    candidate.duplicate_of = duplicate
+                    return
+                support_request = _open_requests({candidate.sender}).get(candidate.sender)
+                if support_request is None:
+                    candidate.support_request = _new_request(candidate, count=1, now=now)
+                    candidate.created, candidate.route = True, Route.NEW
+                else:
+                    if not _append_counters(request_id=support_request.pk, count=1, now=now):
+                        raise _RouteChangedError(candidate.sender)
+                    candidate.support_request = support_request
+                    candidate.route = route_message(
+                        email=candidate.email,
+                        open_request=support_request,
+                        thread_request_ids=_thread_hits(
+                            candidate, _thread_request_ids([candidate], {support_request.pk})
+                        ),
+                    )
+                candidate.message = _new_message(candidate, now=now)
+                candidate.message.save(force_insert=True)
+                if candidate.created:
+                    _acknowledge([candidate], now=now)
+                return
+        except (IntegrityError, OperationalError, _RouteChangedError) as exc:
+            # The database's constraints saw a concurrent writer: try again from a fresh read.
+            logger.info(
+                "Ingest item %s conflicted (%s), attempt %s",
+                candidate.item.index,
+                type(exc).__name__,
+                attempt,
+            )
+            candidate.reset()
+    raise IngestUnavailableError()
+
+
+def _acknowledge(created: list[_Candidate], *, now) -> None:
+    """Queue the acknowledgement of new requests, except to automatic mail or flooded inboxes."""
+    wanted = [c for c in created if not c.email.is_automatic]
+    if not wanted:
+        return
+    limit = settings.AUTO_REPLY_LIMIT_PER_HOUR
+    recent = dict(
+        Message.objects.filter(
+            direction=Direction.OUTBOUND,
+            kind=Kind.AUTO,
+            created_at__gte=now - _AUTO_REPLY_WINDOW,
+            request__requester_email__in={c.sender for c in wanted},
+        )
+        .values("request__requester_email")
+        .annotate(count=Count("pk"))
+        .values_list("request__requester_email", "count")
+    )
+    for candidate in wanted:
+        if recent.get(candidate.sender, 0) >= limit:
+            logger.info("Acknowledgement withheld: automatic mail limit reached for a requester")
+            continue
+        queue_notice(support_request=candidate.support_request, notice=Notice.ACKNOWLEDGEMENT)

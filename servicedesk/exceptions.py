@@ -60,6 +60,41 @@ class InvalidCredentialsError(DomainError):
     default_detail = "Unable to log in with the provided username and password."
 
 
+class WebhookNotConfiguredError(DomainError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "webhook_not_configured"
+    default_detail = (
+        "The inbound webhook is disabled: INBOUND_WEBHOOK_SECRET is not configured on the server."
+    )
+
+
+class InvalidSignatureError(DomainError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    code = "invalid_signature"
+    default_detail = (
+        "The request is not signed with the webhook secret, or its timestamp is not "
+        "within the allowed clock window."
+    )
+
+
+class PayloadTooLargeError(DomainError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "payload_too_large"
+    default_detail = "The request body is larger than the server accepts."
+
+
+class TooManyMessagesError(DomainError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "too_many_messages"
+    default_detail = "The batch holds more messages than the server accepts."
+
+
+class IngestUnavailableError(DomainError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "ingest_unavailable"
+    default_detail = "The batch could not be stored right now; nothing was stored. Retry later."
+
+
 class ErrorSerializer(serializers.Serializer):
     """The shape of every error that is not field validation."""
 
