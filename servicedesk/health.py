@@ -18,14 +18,20 @@ logger = logging.getLogger(__name__)
 BROKER_TIMEOUT_SECONDS = 2
 
 
+def _first_line(exc: Exception) -> str:
+    # Probes run every few seconds: one line per failure, not a traceback.
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def database_ready() -> bool:
     """True when the default database runs a query."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception:
+    except Exception as exc:
         # Django drops the broken connection when the request ends; the next probe reconnects.
-        logger.warning("Readiness: the database does not answer", exc_info=True)
+        logger.warning("Readiness: the database does not answer: %s", _first_line(exc))
         return False
     return True
 
@@ -39,8 +45,8 @@ def broker_ready() -> bool:
     )
     try:
         return bool(client.ping())
-    except redis.RedisError:
-        logger.warning("Readiness: the broker does not answer", exc_info=True)
+    except redis.RedisError as exc:
+        logger.warning("Readiness: the broker does not answer: %s", _first_line(exc))
         return False
     finally:
         client.close()
