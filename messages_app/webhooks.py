@@ -36,6 +36,7 @@ from servicedesk.exceptions import (
     TooManyMessagesError,
     WebhookNotConfiguredError,
 )
+from servicedesk.metrics import record_ingest_outcomes
 
 from .email_parsing import InvalidAddressError, InvalidRawError, decode_raw, parse_address
 from .services import InboundItem, ItemResult, Outcome, ingest_batch
@@ -435,4 +436,5 @@ class InboundEmailsApi(APIView):
         items = batch_items(signed_body(request))
         results = ingest_batch(items=items)
         summary = summarise(results)
+        record_ingest_outcomes(summary)
         return Response({"results": [result_data(r) for r in results], "summary": summary})

@@ -1,5 +1,9 @@
 """/metrics: Prometheus text with traffic, ingested mail, outbound mail and the backlog."""
 
+import hashlib
+import hmac
+import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -160,3 +164,32 @@ def test_gunicorn_workers_share_counters_through_the_multiprocess_directory(tmp_
 
     assert 'servicedesk_inbound_messages_total{outcome="created"} 5.0' in text
     assert "servicedesk_outbox_backlog" in text
+
+
+def test_the_webhook_counts_its_outcomes(client, settings):
+    settings.INBOUND_WEBHOOK_SECRET = "metrics-webhook-secret"
+    body = json.dumps(
+        {
+            "messages": [
+                {"user_email": "jane@example.com", "title": "Printer", "description": "Jams."},
+                {"user_email": "not an address", "title": "Broken"},
+            ]
+        }
+    ).encode()
+    timestamp = str(int(time.time()))
+    digest = hmac.new(b"metrics-webhook-secret", f"{timestamp}.".encode() + body, hashlib.sha256)
+    before = _scrape(client)
+
+    response = client.post(
+        "/api/v1/inbound/emails/",
+        data=body,
+        content_type="application/json",
+        HTTP_X_SERVICEDESK_TIMESTAMP=timestamp,
+        HTTP_X_SERVICEDESK_SIGNATURE=f"sha256={digest.hexdigest()}",
+    )
+
+    assert response.status_code == 200, response.content
+    after = _scrape(client)
+    for outcome in ("created", "rejected"):
+        key = ("servicedesk_inbound_messages_total", (("outcome", outcome),))
+        assert after[key] - before.get(key, 0) == 1
