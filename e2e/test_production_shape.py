@@ -141,7 +141,8 @@ class ThrowawayPostgres:
 # The stack
 # ------------------------------------------------------------------------------
 class Stack:
-    def __init__(self, *, base_url, web_url, postgres, smtp, group, web, worker, beat, nginx):
+    def __init__(self, *, env, base_url, web_url, postgres, smtp, group, web, worker, beat, nginx):
+        self.env = env
         self.base_url = base_url
         self.web_url = web_url
         self.postgres = postgres
@@ -273,14 +274,16 @@ def stack(tmp_path_factory):
         )
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
-        _migrate_twice_at_once(env, tmp)
+        outputs = _migrate_twice_at_once(env, tmp)
+        # One of them applied every migration; the other waited on the lock, found none.
+        assert sorted("No migrations to apply" in output for output in outputs) == [False, True]
+        assert sum("Applying contenttypes.0001_initial" in output for output in outputs) == 1
         manage("bootstrap_admin", env=env)
 
         web = group.add(_entrypoint("web", env, tmp, port=web_port))
         web.start(timeout=90)
-        worker = group.add(
-            _entrypoint("worker", env, tmp, "--hostname", f"ops-{uuid.uuid4().hex[:8]}@%h")
-        )
+        # The default node name, celery@<host>, as in a container: the health check pings it.
+        worker = group.add(_entrypoint("worker", env, tmp))
         worker.start(ready=lambda: " ready." in worker.log_text(), timeout=90)
         beat = group.add(_entrypoint("beat", env, tmp))
         beat.start(ready=lambda: "beat: Starting" in beat.log_text(), timeout=90)
@@ -288,6 +291,7 @@ def stack(tmp_path_factory):
         nginx.start(timeout=30)
 
         yield Stack(
+            env=env,
             base_url=f"http://127.0.0.1:{nginx.port}",
             web_url=f"http://127.0.0.1:{web_port}",
             postgres=postgres,
@@ -304,7 +308,7 @@ def stack(tmp_path_factory):
         postgres.destroy()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def processes(stack):
     """The module's processes: e2e/conftest.py shows their logs when a test fails."""
     return stack.group
@@ -548,6 +552,21 @@ def test_beat_schedules_the_outbox_redrive_and_the_worker_runs_it(stack):
         timeout=30,
         message="the worker to run the re-drive",
     )
+
+
+@pytest.mark.parametrize("role", ["web", "worker", "beat"])
+def test_the_container_health_checks_pass_for_every_role(stack, role):
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "docker" / "healthcheck.py"), role],
+        env=stack.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _launch_chromium(playwright):
