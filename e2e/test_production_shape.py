@@ -29,6 +29,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from email.message import EmailMessage
+from http.client import HTTPConnection
 from http.cookiejar import CookieJar
 from pathlib import Path
 
@@ -472,6 +473,47 @@ def test_the_admin_login_works_through_the_proxy(stack):
     status, page, _ = browser.request("GET", "/admin/")
     assert status == 200
     assert "Site administration" in page
+
+
+def _admin_login_over_https_claim(web_url: str, source: str) -> int:
+    """Log into the admin straight at gunicorn from `source`, claiming HTTPS; the status."""
+    host = urllib.parse.urlsplit(web_url).netloc
+    hostname, port = host.split(":")
+
+    def send(method, path, body=None, headers=None):
+        connection = HTTPConnection(hostname, int(port), timeout=30, source_address=(source, 0))
+        try:
+            connection.request(method, path, body=body, headers={"Host": host, **(headers or {})})
+            response = connection.getresponse()
+            return response.status, response.read().decode(), response.getheader("Set-Cookie")
+        finally:
+            connection.close()
+
+    _, page, cookie = send("GET", "/admin/login/")
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", cookie).group(1)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = {"csrfmiddlewaretoken": token, "username": ADMIN[0], "password": ADMIN[1]}
+    status, _, _ = send(
+        "POST",
+        "/admin/login/?next=/admin/",
+        body=urllib.parse.urlencode(form),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf_cookie}",
+            "X-Forwarded-Proto": "https",
+            "Origin": f"https://{host}",
+            "Referer": f"https://{host}/admin/login/",
+        },
+    )
+    return status
+
+
+def test_only_the_proxy_may_say_a_request_came_over_https(stack):
+    # gunicorn trusts X-Forwarded-Proto from FORWARDED_ALLOW_IPS (127.0.0.1, where nginx
+    # connects from) only. Believed, the HTTPS origin matches and the login succeeds;
+    # ignored, the request is plain HTTP and the HTTPS origin fails the CSRF check.
+    assert _admin_login_over_https_claim(stack.web_url, "127.0.0.1") == 302
+    assert _admin_login_over_https_claim(stack.web_url, "127.0.0.2") == 403
 
 
 def test_swagger_ui_and_its_static_files_come_through_nginx(stack):
