@@ -76,8 +76,10 @@ class RequestMessagesApi(generics.GenericAPIView):
         responses={
             201: MessageSerializer,
             400: validation_response(
-                "The body is missing or empty, or a field is too long.",
+                "The body is missing or empty, or a field is too long; or the request body is "
+                "not a JSON object.",
                 {"body": ["This field may not be blank."]},
+                body=True,
             ),
             401: UNAUTHENTICATED,
             403: NO_OPERATOR_PROFILE,

@@ -54,12 +54,15 @@ class TokenObtainApi(APIView):
         request=TokenRequestSerializer,
         responses={
             200: TokenSerializer,
-            400: error_response(
-                "Wrong credentials (or a missing field, answered as field errors).",
+            400: validation_response(
+                "Wrong credentials (`invalid_credentials`), a missing field (field errors), or a "
+                "body that is not a JSON object.",
+                {"password": ["This field is required."]},
                 (
                     "invalid_credentials",
                     "Unable to log in with the provided username and password.",
                 ),
+                body=True,
             ),
             415: error_response(
                 "The body is not JSON.",
@@ -118,8 +121,9 @@ class OperatorListApi(generics.GenericAPIView):
         responses={
             201: OperatorSerializer,
             400: validation_response(
-                "A field is invalid, or the username is taken.",
+                "A field is invalid, or the username is taken; or the body is not a JSON object.",
                 {"username": ["A user with that username already exists."]},
+                body=True,
             ),
             401: UNAUTHENTICATED,
             403: error_response(

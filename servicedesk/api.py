@@ -2,7 +2,7 @@
 
 import datetime
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import exceptions, pagination, parsers, serializers
 
 from .exceptions import ErrorSerializer, ValidationErrorSerializer
@@ -109,12 +109,32 @@ def error_response(description: str, *cases: tuple[str, str]) -> OpenApiResponse
     )
 
 
-def validation_response(description: str, example: dict) -> OpenApiResponse:
-    """A documented 400 with field errors `{"<field>": ["<message>", ...]}`."""
+# A 400 about a JSON body: field errors, or an error about the body as a whole (not JSON,
+# not an object, wrong credentials) in the `{"detail", "code"}` shape.
+BAD_REQUEST = PolymorphicProxySerializer(
+    component_name="BadRequest",
+    serializers=[ValidationErrorSerializer, ErrorSerializer],
+    resource_type_field_name=None,
+)
+
+
+def validation_response(
+    description: str, example: dict, *cases: tuple[str, str], body: bool = False
+) -> OpenApiResponse:
+    """A documented 400: field errors `{"<field>": ["<message>", ...]}`, or an error about the
+    input as a whole as `{"detail", "code"}` (with `body`, examples of those too: one per
+    (code, detail), and a JSON parse error)."""
+    examples = [OpenApiExample("invalid", value=example, response_only=True)]
+    if body:
+        cases = (*cases, ("parse_error", "JSON parse error - Expecting value: line 1 column 1."))
+        examples += [
+            OpenApiExample(code, value={"detail": detail, "code": code}, response_only=True)
+            for code, detail in cases
+        ]
     return OpenApiResponse(
-        response=ValidationErrorSerializer,
+        response=BAD_REQUEST,
         description=description,
-        examples=[OpenApiExample("invalid", value=example, response_only=True)],
+        examples=examples,
     )
 
 
