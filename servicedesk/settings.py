@@ -6,6 +6,7 @@ Celery tasks in-process, mail written to files under `var/mail/`. Setting
 Every variable is documented in `.env.sample`.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -21,6 +22,8 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 if env.bool("READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# An empty variable means "not set": a copied, unedited .env.sample keeps every default.
+env.ENVIRON = {name: value for name, value in os.environ.items() if value != ""}
 
 DEBUG = env.bool("DEBUG", default=True)
 

@@ -143,3 +143,17 @@ def test_every_setting_read_from_the_environment_is_documented_in_env_sample():
     read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', source))
     documented = set(re.findall(r"^([A-Z_]+)=", sample, flags=re.MULTILINE))
     assert read - documented == set()
+
+
+def test_an_unedited_copy_of_env_sample_keeps_the_embedded_defaults():
+    sample = (BASE_DIR / ".env.sample").read_text()
+    values = dict(re.findall(r"^([A-Z_]+)=(.*)$", sample, flags=re.MULTILINE))
+    values.pop("READ_DOT_ENV")
+
+    settings = _settings(**values)
+
+    assert settings["ENGINE"] == "django.db.backends.sqlite3"
+    assert settings["NAME"] == str(BASE_DIR / "var" / "db.sqlite3")
+    assert settings["EAGER"] is True
+    assert settings["EMAIL_FILE_PATH"] == str(BASE_DIR / "var" / "mail")
+    assert settings["SUPPORT_EMAIL"] == "support@example.com"
