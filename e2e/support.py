@@ -252,6 +252,11 @@ def gunicorn(
     return ManagedProcess("gunicorn", args, dict(env), cwd, log_dir / "gunicorn.log", port)
 
 
+def celery_command(subcommand: str, *args: str) -> list[str]:
+    """`celery -A servicedesk <subcommand> --loglevel INFO <args>` from this virtualenv."""
+    return [str(VENV_BIN / "celery"), "-A", "servicedesk", subcommand, "--loglevel", "INFO", *args]
+
+
 def celery_worker(
     *,
     env: Mapping[str, str],
@@ -262,13 +267,8 @@ def celery_worker(
     extra_args: tuple[str, ...] = (),
 ) -> ManagedProcess:
     """A `celery -A servicedesk worker` process (not started yet); ready once it logs 'ready'."""
-    args = [
-        str(VENV_BIN / "celery"),
-        "-A",
-        "servicedesk",
+    args = celery_command(
         "worker",
-        "--loglevel",
-        "INFO",
         "--concurrency",
         str(concurrency),
         "--pool",
@@ -278,7 +278,7 @@ def celery_worker(
         "--without-gossip",
         "--without-mingle",
         *extra_args,
-    ]
+    )
     return ManagedProcess(name, args, dict(env), cwd, log_dir / f"{name}.log")
 
 
@@ -295,19 +295,14 @@ def celery_beat(
     extra_args: tuple[str, ...] = (),
 ) -> ManagedProcess:
     """A `celery -A servicedesk beat` process with its schedule file under `log_dir`."""
-    args = [
-        str(VENV_BIN / "celery"),
-        "-A",
-        "servicedesk",
+    args = celery_command(
         "beat",
-        "--loglevel",
-        "INFO",
         "--schedule",
         str(log_dir / "celerybeat-schedule"),
         "--pidfile",
         str(log_dir / "celerybeat.pid"),
         *extra_args,
-    ]
+    )
     return ManagedProcess("beat", args, dict(env), cwd, log_dir / "beat.log")
 
 

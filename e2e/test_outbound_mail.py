@@ -65,6 +65,19 @@ class Stack:
         (result,) = response.json()["results"]
         return result
 
+    def open_request(self, address: str, title: str) -> int:
+        """A new request from `address` whose acknowledgement has arrived; its id."""
+        local = address.partition("@")[0]
+        result = self.inbound(
+            id=f"gmail-{local}-1",
+            user_email=address,
+            title=title,
+            message_id=f"<{local}@mail.example>",
+        )
+        assert result["outcome"] == "created", result
+        self.wait_for_mail(address, "We received your request")
+        return result["request_id"]
+
     def mails_to(self, address: str) -> list[EmailMessage]:
         return self.smtp.find(lambda mail: mail["To"] == address)
 
@@ -233,10 +246,7 @@ def test_request_lifecycle_mails_the_requester_threaded_and_marked(stack):
 
 def test_mail_queued_while_smtp_is_down_arrives_exactly_once(stack):
     bob = "bob.e2e@example.com"
-    request_id = stack.inbound(
-        id="gmail-bob-1", user_email=bob, title="VPN", message_id="<bob-1@mail.example>"
-    )["request_id"]
-    stack.wait_for_mail(bob, "We received your request")
+    request_id = stack.open_request(bob, "VPN")
 
     stack.smtp.stop()
     try:
@@ -263,10 +273,7 @@ def test_mail_queued_while_smtp_is_down_arrives_exactly_once(stack):
 
 def test_notice_committed_while_redis_is_down_arrives_through_the_redrive(stack):
     carol = "carol.e2e@example.com"
-    request_id = stack.inbound(
-        id="gmail-carol-1", user_email=carol, title="Laptop", message_id="<carol-1@mail.example>"
-    )["request_id"]
-    stack.wait_for_mail(carol, "We received your request")
+    request_id = stack.open_request(carol, "Laptop")
 
     stack.redis.stop()
     try:
@@ -281,6 +288,6 @@ def test_notice_committed_while_redis_is_down_arrives_through_the_redrive(stack)
         stack.redis.start()
 
     closed = stack.wait_for_mail(carol, "Your request is closed", timeout=90)
-    assert_notice(closed, request_id=request_id, in_reply_to="<carol-1@mail.example>")
+    assert_notice(closed, request_id=request_id, in_reply_to="<carol.e2e@mail.example>")
     stack.wait_for_delivery_status(request_id, notice["id"], "sent")
     assert len(stack.mails_to(carol)) == 2
