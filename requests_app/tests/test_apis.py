@@ -5,10 +5,13 @@ import re
 
 import pytest
 from django.utils import timezone
+from rest_framework import serializers
 
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
 from operators_app.tests.factories import OperatorFactory
 from requests_app.models import Party, Status, SupportRequest
+from requests_app.selectors import list_requests
+from requests_app.serializers import SupportRequestSerializer
 from requests_app.tests.factories import SupportRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +121,20 @@ def test_times_are_utc_with_z_whatever_the_process_time_zone(operator_client, se
 
     assert body["created_at"].startswith("2026-11-20T10:15:00")
     assert body["created_at"].endswith("Z")
+
+
+def test_the_fast_representation_is_what_the_declared_fields_describe():
+    SupportRequestFactory(last_reply_by=Party.REQUESTER, message_count=1)
+    SupportRequestFactory(
+        status=Status.IN_PROGRESS, operator=OperatorFactory(), taken_at=timezone.now()
+    )
+    SupportRequestFactory(closed=True, last_message_at=None)
+    serializer = SupportRequestSerializer()
+
+    for support_request in list_requests():
+        fast = serializer.to_representation(support_request)
+        generic = serializers.ModelSerializer.to_representation(serializer, support_request)
+        assert fast == dict(generic)
 
 
 # --- GET /api/v1/requests/ -----------------------------------------------------------

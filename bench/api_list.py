@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Latency and throughput of GET /api/v1/requests/ (a filtered, ordered page of 50).
+
+Seed a PostgreSQL database first, then either point the benchmark at a running server
+or let it start gunicorn itself on a free loopback port (and stop it afterwards):
+
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/servicedesk
+    .venv/bin/python manage.py migrate && .venv/bin/python manage.py seed_demo --requests 100000
+    .venv/bin/python bench/api_list.py --spawn-workers 2            # starts gunicorn itself
+    .venv/bin/python bench/api_list.py --url http://127.0.0.1:8000  # a server already running
+
+Without --token, a `bench-operator` user and its API token are created in DATABASE_URL's
+database. Requests are sent by one asyncio client process over keep-alive connections
+(reopened when the server closes them, as gunicorn's sync workers do), `--concurrency`
+at a time, for `--duration` seconds after a warm-up. Prints p50/p95/p99 latency and
+requests/s, and fails (exit 1) if any answer was not a 200.
+"""
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_QUERIES = [
+    "/api/v1/requests/?status=new,in_progress&ordering=-created_at&page_size=50",
+    "/api/v1/requests/?status=in_progress&ordering=-last_message_at&page_size=50",
+    "/api/v1/requests/?status=closed&ordering=-updated_at&page_size=50",
+    "/api/v1/requests/?status=new&ordering=created_at&page_size=50",
+]
+
+
+def bench_token() -> str:
+    """The API token of a `bench-operator` operator in DATABASE_URL's database."""
+    sys.path.insert(0, str(REPO_ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from operators_app.models import Operator
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-operator")
+    Operator.objects.get_or_create(user=user, defaults={"name": "Bench Operator"})
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spawn_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+    """gunicorn with production settings (DEBUG off) on a free loopback port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        "READ_DOT_ENV": "false",
+    }
+    command = [
+        str(REPO_ROOT / ".venv" / "bin" / "gunicorn"),
+        "servicedesk.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--preload",
+        "--log-level",
+        "warning",
+    ]
+    if threads > 1:
+        command += ["--threads", str(threads), "--worker-class", "gthread"]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"http://127.0.0.1:{port}"
+        if process.poll() is not None:
+            raise SystemExit("gunicorn exited during start-up")
+        time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("gunicorn did not start listening within 30 s")
+
+
+class Client:
+    """One HTTP/1.1 connection that reconnects when the server closes it."""
+
+    def __init__(self, host: str, port: int, token: str):
+        self.host, self.port = host, port
+        self.headers = (
+            f"Host: {host}:{port}\r\nAuthorization: Token {token}\r\n"
+            "Accept: application/json\r\nConnection: keep-alive\r\n\r\n"
+        )
+        self.reader = self.writer = None
+
+    async def get(self, path: str) -> tuple[int, int]:
+        """Status and body size of one GET."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(f"GET {path} HTTP/1.1\r\n{self.headers}".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        fields = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        body = await self.reader.readexactly(int(fields.get("content-length", "0")))
+        if fields.get("connection", "").lower() == "close":
+            self.writer.close()
+            self.reader = self.writer = None
+        return status, len(body)
+
+
+async def run(base: str, token: str, queries, concurrency: int, duration: float, warmup: float):
+    parts = urlsplit(base)
+    host, port = parts.hostname, parts.port or 80
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    phase = {"record": False}
+    stop_at = time.monotonic() + warmup + duration
+
+    async def worker(index: int) -> None:
+        client = Client(host, port, token)
+        n = index
+        while time.monotonic() < stop_at:
+            path = queries[n % len(queries)]
+            n += 1
+            started = time.perf_counter()
+            status, _ = await client.get(path)
+            elapsed = time.perf_counter() - started
+            if phase["record"]:
+                latencies.append(elapsed)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    async def start_recording() -> float:
+        await asyncio.sleep(warmup)
+        phase["record"] = True
+        return time.perf_counter()
+
+    recorder = asyncio.create_task(start_recording())
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    elapsed = time.perf_counter() - recorder.result()
+    return latencies, statuses, elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", help="base URL of a running server")
+    parser.add_argument("--spawn-workers", type=int, help="start gunicorn with N workers")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument("--token", default=os.environ.get("BENCH_TOKEN"))
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
+    parser.add_argument(
+        "--query",
+        action="append",
+        help="path and query to GET (repeatable; default: four status/ordering mixes)",
+    )
+    args = parser.parse_args()
+    if bool(args.url) == bool(args.spawn_workers):
+        parser.error("give exactly one of --url and --spawn-workers")
+
+    token = args.token or bench_token()
+    queries = args.query or DEFAULT_QUERIES
+    process = None
+    try:
+        if args.spawn_workers:
+            process, base = spawn_gunicorn(args.spawn_workers, args.threads)
+        else:
+            base = args.url.rstrip("/")
+        latencies, statuses, elapsed = asyncio.run(
+            run(base, token, queries, args.concurrency, args.duration, args.warmup)
+        )
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+    count = len(latencies)
+    ms = [v * 1000 for v in latencies]
+    server = f"gunicorn, {args.spawn_workers} workers" if args.spawn_workers else base
+    print(
+        f"GET /api/v1/requests/ ({server}; concurrency {args.concurrency}; {len(queries)} queries)"
+    )
+    for query in queries:
+        print(f"  {query}")
+    print(f"requests: {count} in {elapsed:.1f} s   statuses: {statuses}")
+    print(f"throughput: {count / elapsed:.0f} req/s")
+    if count >= 2:
+        print(
+            f"latency ms: p50 {percentile(ms, 50):.1f}   p95 {percentile(ms, 95):.1f}   "
+            f"p99 {percentile(ms, 99):.1f}   mean {statistics.fmean(ms):.1f}   max {max(ms):.1f}"
+        )
+    return 0 if count and set(statuses) == {200} else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
