@@ -268,8 +268,9 @@ CELERY_BEAT_SCHEDULE = {
     "redrive-outbox": {
         "task": "messages_app.tasks.redrive_outbox_task",
         "schedule": OUTBOUND_REDRIVE_SECONDS,
-        # A run that waited longer than its interval is superseded by the next one.
-        "options": {"expires": OUTBOUND_REDRIVE_SECONDS},
+        # Runs queued while no worker consumes are dropped after a minute instead of
+        # piling up; a worker that is merely slow to pick them up still runs them.
+        "options": {"expires": max(OUTBOUND_REDRIVE_SECONDS, 60)},
     },
 }
 
