@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
-from django.db.models import Count, F
+from django.db.models import Case, Count, F, PositiveIntegerField, When
 from django.utils import timezone
 
 from operators_app.models import Operator
@@ -97,7 +97,7 @@ class ItemResult:
     errors: dict[str, list[str]] | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Candidate:
     """An accepted item on its way to storage."""
 
@@ -108,6 +108,7 @@ class _Candidate:
     created: bool = False
     route: Route | None = None
     duplicate_of: tuple[int, int] | None = None
+    errors: dict[str, list[str]] | None = None
 
     @property
     def sender(self) -> str:
@@ -203,6 +204,8 @@ def _duplicate(item: InboundItem, ids: tuple[int, int]) -> ItemResult:
 
 def _result(candidate: _Candidate) -> ItemResult:
     item = candidate.item
+    if candidate.errors:
+        return _rejected(item, candidate.errors)
     if candidate.duplicate_of:
         return _duplicate(item, candidate.duplicate_of)
     outcome = Outcome.CREATED if candidate.created else Outcome.APPENDED
@@ -269,8 +272,8 @@ def _store(candidates: list[_Candidate], *, now) -> None:
     """Store the batch in one transaction: all at once, or item by item after a conflict."""
     if not candidates:
         return
-    # Writes go in the order of the senders' addresses so that concurrent batches take
-    # their locks in one order and never deadlock each other.
+    # New requests are opened in the order of the senders' addresses and existing ones
+    # locked in id order, so that concurrent batches wait for each other, never deadlock.
     ordered = sorted(candidates, key=lambda c: c.sender)
     with transaction.atomic():
         try:
@@ -281,18 +284,39 @@ def _store(candidates: list[_Candidate], *, now) -> None:
             # A concurrent batch opened a request, stored the same mail or closed a
             # request first: redo each item on its own, re-reading what is there now.
             logger.info("Ingest batch conflicted (%s); storing item by item", type(exc).__name__)
+        # Lock what is there, in id order, before going item by item.
+        known = _open_requests({candidate.sender for candidate in ordered})
+        _lock_open({support_request.pk for support_request in known.values()})
         for candidate in ordered:
             candidate.reset()
             _store_alone(candidate, now=now)
 
 
 def _open_requests(senders: set[str]) -> dict[str, SupportRequest]:
+    """The senders' open requests by address (read without a lock)."""
     rows = (
         SupportRequest.objects.filter(requester_email__in=senders)
         .exclude(status=Status.CLOSED)
-        .only("pk", "requester_email", "status", "subject", "requester_name")
+        .only("pk", "requester_email", "status")
     )
     return {row.requester_email: row for row in rows}
+
+
+def _lock_open(request_ids: set[int]) -> set[int]:
+    """Lock the requests in id order until commit; answers those still open.
+
+    A request locked here cannot be closed before the batch commits, and rows locked in
+    one order by every batch cannot deadlock.
+    """
+    if not request_ids:
+        return set()
+    return set(
+        SupportRequest.objects.select_for_update(no_key=True)
+        .filter(pk__in=request_ids)
+        .exclude(status=Status.CLOSED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _thread_request_ids(candidates: list[_Candidate], request_ids: set[int]) -> dict[str, set[int]]:
@@ -313,23 +337,33 @@ def _thread_hits(candidate: _Candidate, by_reference: dict[str, set[int]]) -> se
     return {pk for ref in candidate.email.thread_ids for pk in by_reference.get(ref, ())}
 
 
-def _append_counters(*, request_id: int, count: int, now) -> bool:
-    """Count `count` new requester messages on a request that is still open; False if closed."""
-    return bool(
-        SupportRequest.objects.filter(pk=request_id)
+def _append_counters(*, counts: dict[int, int], now) -> bool:
+    """Count new requester messages (request id → how many) in one statement; False if any
+    of the requests is no longer open."""
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for request_id, count in counts.items():
+        by_count[count].append(request_id)
+    increments = [
+        When(pk__in=ids, then=F("message_count") + count) for count, ids in by_count.items()
+    ]
+    updated = (
+        SupportRequest.objects.filter(pk__in=list(counts))
         .exclude(status=Status.CLOSED)
         .update(
-            message_count=F("message_count") + count,
+            message_count=Case(
+                *increments, default=F("message_count"), output_field=PositiveIntegerField()
+            ),
             last_message_at=now,
             last_reply_by=Party.REQUESTER,
             updated_at=now,
         )
     )
+    return updated == len(counts)
 
 
 def _new_request(candidate: _Candidate, *, count: int, now) -> SupportRequest:
     email = candidate.email
-    return SupportRequest.objects.create(
+    return SupportRequest(
         subject=email.subject,
         requester_email=email.from_email,
         requester_name=email.from_name,
@@ -365,7 +399,11 @@ def _new_message(candidate: _Candidate, *, now) -> Message:
 
 
 def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate], *, now) -> None:
-    """The fast path: one statement per sender and one insert for all messages."""
+    """The fast path: a few statements for the whole batch, whatever its size.
+
+    Existing requests are locked last, just before commit, so that batches for the same
+    senders hold each other up as briefly as possible.
+    """
     senders: dict[str, list[_Candidate]] = defaultdict(list)
     for candidate in ordered:
         senders[candidate.sender].append(candidate)
@@ -373,16 +411,9 @@ def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate],
     by_reference = _thread_request_ids(
         ordered, {support_request.pk for support_request in open_requests.values()}
     )
-    created: list[_Candidate] = []
+    created = _open_new_requests(senders, open_requests, now=now)
     for sender, group in senders.items():
-        support_request = open_requests.get(sender)
-        if support_request is None:
-            support_request = _new_request(group[0], count=len(group), now=now)
-            group[0].created = True
-            group[0].route = Route.NEW
-            created.append(group[0])
-        elif not _append_counters(request_id=support_request.pk, count=len(group), now=now):
-            raise _RouteChangedError(sender)
+        support_request = open_requests[sender]
         for candidate in group:
             candidate.support_request = support_request
             if candidate.route is None:
@@ -397,10 +428,56 @@ def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate],
     for candidate, message in zip(in_batch_order, messages, strict=True):
         candidate.message = message
     _acknowledge(created, now=now)
+    counts = {
+        open_requests[sender].pk: len(group)
+        for sender, group in senders.items()
+        if not group[0].created
+    }
+    if counts and (
+        _lock_open(set(counts)) != set(counts) or not _append_counters(counts=counts, now=now)
+    ):
+        # A request was closed after this batch looked: its mail must open a new one.
+        raise _RouteChangedError(sorted(counts))
+
+
+def _open_new_requests(
+    senders: dict[str, list[_Candidate]], open_requests: dict[str, SupportRequest], *, now
+) -> list[_Candidate]:
+    """Open a request for each sender that has none, in address order; answers the first
+    candidate of each. A sender whose request a concurrent batch opened meanwhile joins
+    `open_requests` instead (the unique index made this batch wait for it)."""
+    pending = [sender for sender in senders if sender not in open_requests]
+    for _ in range(_MAX_ATTEMPTS):
+        if not pending:
+            return []
+        try:
+            with transaction.atomic():
+                rows = SupportRequest.objects.bulk_create(
+                    [
+                        _new_request(senders[sender][0], count=len(senders[sender]), now=now)
+                        for sender in pending
+                    ]
+                )
+        except IntegrityError:
+            opened = _open_requests(set(pending))
+            if not opened:
+                raise
+            open_requests.update(opened)
+            pending = [sender for sender in pending if sender not in opened]
+            continue
+        created = []
+        for sender, support_request in zip(pending, rows, strict=True):
+            open_requests[sender] = support_request
+            first = senders[sender][0]
+            first.created, first.route = True, Route.NEW
+            created.append(first)
+        return created
+    raise _RouteChangedError(pending)
 
 
 def _store_alone(candidate: _Candidate, *, now) -> None:
     """The careful path for one item: re-read, then append or open, retrying on conflicts."""
+    failure: Exception | None = None
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         try:
             with transaction.atomic():
@@ -411,9 +488,10 @@ def _store_alone(candidate: _Candidate, *, now) -> None:
                 support_request = _open_requests({candidate.sender}).get(candidate.sender)
                 if support_request is None:
                     candidate.support_request = _new_request(candidate, count=1, now=now)
+                    candidate.support_request.save(force_insert=True)
                     candidate.created, candidate.route = True, Route.NEW
                 else:
-                    if not _append_counters(request_id=support_request.pk, count=1, now=now):
+                    if not _append_counters(counts={support_request.pk: 1}, now=now):
                         raise _RouteChangedError(candidate.sender)
                     candidate.support_request = support_request
                     candidate.route = route_message(
@@ -428,7 +506,7 @@ def _store_alone(candidate: _Candidate, *, now) -> None:
                 if candidate.created:
                     _acknowledge([candidate], now=now)
                 return
-        except (IntegrityError, OperationalError, _RouteChangedError) as exc:
+        except (DatabaseError, _RouteChangedError) as exc:
             # The database's constraints saw a concurrent writer: try again from a fresh read.
             logger.info(
                 "Ingest item %s conflicted (%s), attempt %s",
@@ -437,7 +515,13 @@ def _store_alone(candidate: _Candidate, *, now) -> None:
                 attempt,
             )
             candidate.reset()
-    raise IngestUnavailableError()
+            failure = exc
+    if isinstance(failure, OperationalError):
+        # Deadlocks or a database going away: the client retries the batch later.
+        raise IngestUnavailableError() from failure
+    # The same conflict every time is no race: this item cannot be stored.
+    logger.error("Ingest item %s could not be stored", candidate.item.index, exc_info=failure)
+    candidate.errors = {"non_field_errors": ["The message could not be stored."]}
 
 
 def _acknowledge(created: list[_Candidate], *, now) -> None:

@@ -276,6 +276,9 @@ def inbound_item(index: int, value) -> InboundItem:
         )
     given_id = value.get("id")
     echo_id = given_id if isinstance(given_id, str) and given_id.strip() else None
+    plain = _plain_raw_item(index, value, echo_id)
+    if plain is not None:
+        return plain
     if "raw" in value:
         serializer = RawItemSerializer(data=value)
     elif "user_email" in value:
@@ -300,6 +303,29 @@ def inbound_item(index: int, value) -> InboundItem:
         return InboundItem(index=index, external_id=external_id, raw=data["raw"])
     data["headers"] = data.get("headers") or {}
     return InboundItem(index=index, external_id=external_id, fields=data)
+
+
+def _plain_raw_item(index: int, value: dict, echo_id: str | None) -> InboundItem | None:
+    """The common raw item (`raw`, optional `id`, both plain strings) without a serializer.
+
+    What this does not clearly accept goes through RawItemSerializer, which words the
+    errors; the answers are the same either way.
+    """
+    raw, given_id = value.get("raw"), value.get("id")
+    if not isinstance(raw, str) or not set(value) <= {"raw", "id"}:
+        return None
+    if given_id is not None and not (
+        isinstance(given_id, str)
+        and len(given_id) <= MAX_ID_LENGTH
+        and given_id.isprintable()
+        and given_id.isascii()
+    ):
+        return None
+    try:
+        data = decode_raw(raw)
+    except InvalidRawError:
+        return None
+    return InboundItem(index=index, external_id=echo_id and echo_id.strip(), raw=data)
 
 
 def summarise(results: list[ItemResult]) -> dict[str, int]:
