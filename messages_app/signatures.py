@@ -13,7 +13,8 @@ import time
 SIGNATURE_PREFIX = "sha256="
 DEFAULT_TOLERANCE_SECONDS = 300
 
-_TIMESTAMP = re.compile(r"^[0-9]{1,15}$")
+# Whole seconds as API.md says; a fraction is tolerated (the header is signed verbatim).
+_TIMESTAMP = re.compile(r"^[0-9]{1,15}(?:\.[0-9]{1,9})?$")
 _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -40,12 +41,15 @@ def verify_signature(
     if not _TIMESTAMP.match(timestamp):
         return False
     current = time.time() if now is None else now
-    if abs(current - int(timestamp)) > tolerance:
+    if abs(current - float(timestamp)) > tolerance:
         return False
     signature = signature.strip()
-    if not signature.lower().startswith(SIGNATURE_PREFIX):
-        return False
-    provided = signature[len(SIGNATURE_PREFIX) :]
+    # The prefix names the algorithm; a bare digest is read as SHA-256 too.
+    provided = (
+        signature[len(SIGNATURE_PREFIX) :]
+        if signature.lower().startswith(SIGNATURE_PREFIX)
+        else signature
+    )
     if not _HEX_DIGEST.match(provided):
         return False
     expected = compute_signature(secret=secret, timestamp=timestamp, body=body)

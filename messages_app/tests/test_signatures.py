@@ -74,6 +74,7 @@ def test_verify_refuses_a_signature_made_for_another_timestamp():
         (str(NOW), None),
         ("", "sha256=" + "0" * 64),
         ("1.5e9", "sha256=" + "0" * 64),
+        (" ", "sha256=" + "0" * 64),
         ("-1800000000", "sha256=" + "0" * 64),
         ("soon", "sha256=" + "0" * 64),
         (str(NOW), "0" * 64),
@@ -87,6 +88,16 @@ def test_verify_refuses_missing_or_malformed_headers(timestamp, signature):
     assert not verify_signature(
         secret=SECRET, timestamp=timestamp, signature=signature, body=BODY, now=NOW
     )
+
+
+def test_verify_tolerates_a_fractional_timestamp_and_a_bare_digest():
+    timestamp = f"{NOW}.25"
+    signature = compute_signature(secret=SECRET, timestamp=timestamp, body=BODY)
+    assert verify_signature(
+        secret=SECRET, timestamp=timestamp, signature=signature, body=BODY, now=NOW
+    )
+    bare = signature.removeprefix("sha256=")
+    assert verify_signature(secret=SECRET, timestamp=timestamp, signature=bare, body=BODY, now=NOW)
 
 
 def test_verify_refuses_everything_without_a_secret():

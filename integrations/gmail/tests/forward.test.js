@@ -1,5 +1,6 @@
 // The Gmail script's behaviour against a fake webhook: signing, batching, the watermark,
-// labelling, and what happens when delivery fails. Run: node --test integrations/gmail/tests/
+// labelling, and what happens when delivery fails.
+// Run: node --test integrations/gmail/tests/forward.test.js
 'use strict';
 
 const assert = require('node:assert/strict');
