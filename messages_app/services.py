@@ -177,6 +177,9 @@ def ingest_batch(*, items: list[InboundItem]) -> list[ItemResult]:
         else:
             if key:
                 first_by_key[key] = candidate
+            # Mail without an id repeats any earlier mail of the batch with its Message-ID.
+            if candidate.email.message_id:
+                first_by_key.setdefault(("message_id", candidate.email.message_id), candidate)
             fresh.append(candidate)
 
     _store(fresh, now=now)

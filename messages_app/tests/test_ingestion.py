@@ -268,6 +268,15 @@ def test_without_an_id_a_message_id_already_stored_with_an_id_is_a_duplicate():
     assert again.message_id == first.message_id
 
 
+def test_mail_without_an_id_repeating_a_message_id_of_the_batch_is_a_duplicate():
+    results = ingest(
+        raw(make_mail(message_id="<shared@example.com>"), "gmail-1"),
+        fields(message_id="<shared@example.com>"),
+    )
+    assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.DUPLICATE]
+    assert results[1].message_id == results[0].message_id
+
+
 def test_the_same_message_id_under_different_ids_is_stored_twice():
     # Provider ids rule: Gmail gives one mail delivered twice (e.g. Cc'd) two ids.
     ingest(raw(make_mail(message_id="<twice@example.com>"), "a"))
