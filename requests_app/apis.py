@@ -58,13 +58,13 @@ LIST_PARAMETERS = [
     ),
     OpenApiParameter(
         "requester_email",
-        str,
+        {"type": "string", "maxLength": 254},
         description="The requester's exact address, compared case-insensitively.",
         examples=[OpenApiExample("address", value="Jane@Example.com")],
     ),
     OpenApiParameter(
         "search",
-        str,
+        {"type": "string", "maxLength": 254},
         description="Words, all of which must appear in the subject or the requester's "
         "address (case-insensitive substrings).",
         examples=[OpenApiExample("words", value="printer jam")],
@@ -101,7 +101,8 @@ LIST_PARAMETERS = [
         explode=False,
         description="Fields to order by, comma-separated, `-` for descending: "
         + ", ".join(f"`{name}`" for name in ORDERING_FIELDS)
-        + " (`operator` orders by the operator's name; unassigned last). Default "
+        + " (`operator` orders by the operator's name, unassigned last; `status` by its "
+        "code: closed, in_progress, new). Default "
         "`-created_at`. Ties are broken by `id` in the direction of the last field. "
         "An unknown field answers 400.",
         examples=[
