@@ -1,6 +1,8 @@
 """Every write to messages: operators' replies (and, in ingestion, inbound mail)."""
 
 import logging
+import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -52,7 +54,7 @@ def post_reply(
 
 logger = logging.getLogger(__name__)
 
-# Attempts of the careful per-item path before the batch is given up as unavailable.
+# Attempts of a batch (after deadlocks) and of one item (after conflicts).
 _MAX_ATTEMPTS = 4
 _AUTO_REPLY_WINDOW = timedelta(hours=1)
 
@@ -272,27 +274,50 @@ def _stored_duplicate(candidate: _Candidate) -> tuple[int, int] | None:
 
 
 def _store(candidates: list[_Candidate], *, now) -> None:
-    """Store the batch in one transaction: all at once, or item by item after a conflict."""
+    """Store the batch in one transaction, retried whole when the database breaks a deadlock."""
     if not candidates:
         return
     # New requests are opened in the order of the senders' addresses and existing ones
-    # locked in id order, so that concurrent batches wait for each other, never deadlock.
+    # locked in id order, so that concurrent batches mostly wait for each other; when a
+    # close reorders that, PostgreSQL breaks the deadlock and this batch starts again.
     ordered = sorted(candidates, key=lambda c: c.sender)
-    with transaction.atomic():
+    for attempt in range(1, _MAX_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                _store_together(ordered, candidates, now=now)
+                _store_batch(ordered, candidates, now=now)
             return
-        except (DatabaseError, _RouteChangedError) as exc:
-            # A concurrent batch opened a request, stored the same mail or closed a
-            # request first: redo each item on its own, re-reading what is there now.
-            logger.info("Ingest batch conflicted (%s); storing item by item", type(exc).__name__)
-        # Lock what is there, in id order, before going item by item.
-        known = _open_requests({candidate.sender for candidate in ordered})
-        _lock_open({support_request.pk for support_request in known.values()})
-        for candidate in ordered:
-            candidate.reset()
-            _store_alone(candidate, now=now)
+        except OperationalError as exc:
+            logger.info("Ingest batch rolled back (%s), attempt %s", exc, attempt)
+            for candidate in candidates:
+                candidate.reset()
+            time.sleep(random.uniform(0, 0.05 * attempt))  # noqa: S311 (jitter, not crypto)
+    raise IngestUnavailableError()
+
+
+def _store_batch(ordered: list[_Candidate], in_batch_order: list[_Candidate], *, now) -> None:
+    """All at once, or item by item after a conflict with a concurrent writer."""
+    try:
+        with transaction.atomic():
+            _store_together(ordered, in_batch_order, now=now)
+        return
+    except OperationalError:
+        raise
+    except (DatabaseError, _RouteChangedError) as exc:
+        # A concurrent batch stored the same mail or a request was closed under this
+        # one: redo each item on its own, re-reading what is there now.
+        logger.info("Ingest batch conflicted (%s); storing item by item", type(exc).__name__)
+    # The fast path's lock order: new requests by address, then existing ones by id.
+    known = _open_requests({candidate.sender for candidate in ordered})
+    for candidate in sorted(ordered, key=lambda c: _lock_order(c, known)):
+        candidate.reset()
+        _store_alone(candidate, now=now)
+
+
+def _lock_order(candidate: _Candidate, known: dict[str, SupportRequest]) -> tuple:
+    support_request = known.get(candidate.sender)
+    if support_request is None:
+        return (0, 0, candidate.sender)
+    return (1, support_request.pk, candidate.sender)
 
 
 def _open_requests(senders: set[str]) -> dict[str, SupportRequest]:
@@ -509,6 +534,9 @@ def _store_alone(candidate: _Candidate, *, now) -> None:
                 if candidate.created:
                     _acknowledge([candidate], now=now)
                 return
+        except OperationalError:
+            # A deadlock: only rolling back the whole batch releases what it holds.
+            raise
         except (DatabaseError, _RouteChangedError) as exc:
             # The database's constraints saw a concurrent writer: try again from a fresh read.
             logger.info(
@@ -519,9 +547,6 @@ def _store_alone(candidate: _Candidate, *, now) -> None:
             )
             candidate.reset()
             failure = exc
-    if isinstance(failure, OperationalError):
-        # Deadlocks or a database going away: the client retries the batch later.
-        raise IngestUnavailableError() from failure
     # The same conflict every time is no race: this item cannot be stored.
     logger.error("Ingest item %s could not be stored", candidate.item.index, exc_info=failure)
     candidate.errors = {"non_field_errors": ["The message could not be stored."]}

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from messages_app import services
@@ -12,6 +13,7 @@ from messages_app.tests.factories import InboundMessageFactory, OutboundMessageF
 from messages_app.tests.inbound import fixture_bytes, make_mail
 from requests_app.models import Party, Status, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
+from servicedesk.exceptions import IngestUnavailableError
 
 pytestmark = pytest.mark.django_db
 
@@ -481,3 +483,53 @@ def test_a_batch_of_duplicates_costs_one_query(django_assert_num_queries):
     with django_assert_num_queries(1):
         results = ingest(*items)
     assert {r.outcome for r in results} == {Outcome.DUPLICATE}
+
+
+def test_a_batch_rolled_back_by_a_deadlock_is_stored_on_the_next_attempt(monkeypatch):
+    real = services._store_together
+    calls = []
+
+    def deadlock_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            SupportRequestFactory(requester_email="bystander@example.com")
+            raise OperationalError("deadlock detected")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_store_together", deadlock_once)
+    monkeypatch.setattr(services.time, "sleep", lambda seconds: None)
+    [result] = ingest(fields(title="after a deadlock"))
+    assert result.outcome == Outcome.CREATED
+    assert len(calls) == 2
+    # The first attempt was rolled back whole, including what it wrote.
+    assert not SupportRequest.objects.filter(requester_email="bystander@example.com").exists()
+
+
+def test_a_batch_that_keeps_deadlocking_is_refused_whole_and_stores_nothing(monkeypatch):
+    def always(*args, **kwargs):
+        SupportRequestFactory(requester_email="bystander@example.com")
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(services, "_store_together", always)
+    monkeypatch.setattr(services.time, "sleep", lambda seconds: None)
+    with pytest.raises(IngestUnavailableError):
+        ingest(fields(title="x"), fields(title="y", user_email="bob@example.com"))
+    assert not SupportRequest.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_an_item_that_can_never_be_stored_is_rejected_alone(monkeypatch):
+    real = services._new_message
+
+    def poisoned(candidate, *, now):
+        message = real(candidate, now=now)
+        if candidate.email.subject == "poison":
+            message.kind = "bogus"  # violates a check constraint
+        return message
+
+    monkeypatch.setattr(services, "_new_message", poisoned)
+    results = ingest(fields(title="fine"), fields(title="poison", user_email="bob@example.com"))
+    assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.REJECTED]
+    assert results[1].errors == {"non_field_errors": ["The message could not be stored."]}
+    assert not SupportRequest.objects.filter(requester_email="bob@example.com").exists()
+    assert Message.objects.filter(direction=Direction.INBOUND).count() == 1

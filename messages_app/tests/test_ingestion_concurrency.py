@@ -121,3 +121,58 @@ def test_overlapping_senders_in_any_order_never_deadlock_or_split_requests():
         support_request = SupportRequest.objects.get(requester_email=sender)
         assert support_request.messages.filter(direction=Direction.INBOUND).count() == WORKERS
         assert support_request.message_count == WORKERS + 1
+
+
+def test_requests_closed_while_mail_arrives_lose_no_mail_and_keep_one_open_request():
+    from requests_app.services import close_request
+    from requests_app.tests.factories import SupportRequestFactory
+
+    senders = [f"user{n}@example.com" for n in range(6)]
+    for sender in senders:
+        SupportRequestFactory(requester_email=sender)
+    batches = [
+        [
+            raw_item(make_mail(sender=sender, subject=f"w{w}"), f"w{w}-{sender}")
+            for sender in senders
+        ]
+        for w in range(WORKERS - 1)
+    ]
+    barrier = threading.Barrier(WORKERS)
+
+    def close_all():
+        try:
+            barrier.wait(timeout=30)
+            for support_request in SupportRequest.objects.filter(status=Status.NEW):
+                close_request(request_id=support_request.pk, operator=None, is_staff=True)
+        finally:
+            connection.close()
+
+    def post(batch):
+        try:
+            barrier.wait(timeout=30)
+            response = post_batch(Client(), batch)
+            assert response.status_code == 200, response.content
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        futures = [pool.submit(post, batch) for batch in batches] + [pool.submit(close_all)]
+        for future in futures:
+            future.result()
+
+    assert inbound().count() == (WORKERS - 1) * len(senders)
+    for sender in senders:
+        assert (
+            SupportRequest.objects.filter(requester_email=sender)
+            .exclude(status=Status.CLOSED)
+            .count()
+            <= 1
+        )
+    for support_request in SupportRequest.objects.all():
+        assert support_request.message_count == support_request.messages.count()
+        if support_request.status == Status.CLOSED:
+            # Nothing arrived after the "closed" notice was queued.
+            notice = support_request.messages.get(direction=Direction.OUTBOUND)
+            assert not support_request.messages.filter(
+                direction=Direction.INBOUND, pk__gt=notice.pk
+            ).exists()
