@@ -312,6 +312,7 @@ def _address_candidates(value: str):
         yield "", bare.group(0)
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_address(value: str) -> tuple[str, str]:
     """(display name, normalised address) of a `Name <addr>` or bare address string."""
     value = clean_text(value or "")
