@@ -274,50 +274,52 @@ def _stored_duplicate(candidate: _Candidate) -> tuple[int, int] | None:
 
 
 def _store(candidates: list[_Candidate], *, now) -> None:
-    """Store the batch in one transaction, retried whole when the database breaks a deadlock."""
+    """Store the batch in one transaction, started again from a fresh read when a
+    concurrent close or a deadlock gets in its way."""
     if not candidates:
         return
     # New requests are opened in the order of the senders' addresses and existing ones
-    # locked in id order, so that concurrent batches mostly wait for each other; when a
-    # close reorders that, PostgreSQL breaks the deadlock and this batch starts again.
+    # locked in id order at the end, so that concurrent batches wait for each other.
+    # An operator's close can still complete a cycle; PostgreSQL then breaks the
+    # deadlock and the batch starts again.
     ordered = sorted(candidates, key=lambda c: c.sender)
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         try:
             with transaction.atomic():
                 _store_batch(ordered, candidates, now=now)
             return
-        except OperationalError as exc:
-            logger.info("Ingest batch rolled back (%s), attempt %s", exc, attempt)
+        except (OperationalError, _RouteChangedError) as exc:
+            logger.info("Ingest batch rolled back (%s), attempt %s", type(exc).__name__, attempt)
             for candidate in candidates:
                 candidate.reset()
-            time.sleep(random.uniform(0, 0.05 * attempt))  # noqa: S311 (jitter, not crypto)
+            time.sleep(random.uniform(0, 0.1 * attempt))  # noqa: S311 (jitter, not crypto)
     raise IngestUnavailableError()
 
 
 def _store_batch(ordered: list[_Candidate], in_batch_order: list[_Candidate], *, now) -> None:
-    """All at once, or item by item after a conflict with a concurrent writer."""
+    """All at once, or item by item after a concurrent writer stored the same mail."""
     try:
         with transaction.atomic():
             _store_together(ordered, in_batch_order, now=now)
         return
-    except OperationalError:
+    except (OperationalError, _RouteChangedError):
         raise
-    except (DatabaseError, _RouteChangedError) as exc:
-        # A concurrent batch stored the same mail or a request was closed under this
-        # one: redo each item on its own, re-reading what is there now.
+    except DatabaseError as exc:
         logger.info("Ingest batch conflicted (%s); storing item by item", type(exc).__name__)
-    # The fast path's lock order: new requests by address, then existing ones by id.
-    known = _open_requests({candidate.sender for candidate in ordered})
-    for candidate in sorted(ordered, key=lambda c: _lock_order(c, known)):
+    counts: dict[int, int] = defaultdict(int)
+    for candidate in ordered:
         candidate.reset()
-        _store_alone(candidate, now=now)
+        _store_alone(candidate, counts, now=now)
+    _count_appended(counts, now=now)
 
 
-def _lock_order(candidate: _Candidate, known: dict[str, SupportRequest]) -> tuple:
-    support_request = known.get(candidate.sender)
-    if support_request is None:
-        return (0, 0, candidate.sender)
-    return (1, support_request.pk, candidate.sender)
+def _count_appended(counts: dict[int, int], *, now) -> None:
+    """Lock the requests that received mail in id order and count it; raises if one of
+    them was closed after the batch looked (its mail must open a new request)."""
+    if counts and (
+        _lock_open(set(counts)) != set(counts) or not _append_counters(counts=counts, now=now)
+    ):
+        raise _RouteChangedError(sorted(counts))
 
 
 def _open_requests(senders: set[str]) -> dict[str, SupportRequest]:
@@ -456,16 +458,14 @@ def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate],
     for candidate, message in zip(in_batch_order, messages, strict=True):
         candidate.message = message
     _acknowledge(created, now=now)
-    counts = {
-        open_requests[sender].pk: len(group)
-        for sender, group in senders.items()
-        if not group[0].created
-    }
-    if counts and (
-        _lock_open(set(counts)) != set(counts) or not _append_counters(counts=counts, now=now)
-    ):
-        # A request was closed after this batch looked: its mail must open a new one.
-        raise _RouteChangedError(sorted(counts))
+    _count_appended(
+        {
+            open_requests[sender].pk: len(group)
+            for sender, group in senders.items()
+            if not group[0].created
+        },
+        now=now,
+    )
 
 
 def _open_new_requests(
@@ -503,8 +503,11 @@ def _open_new_requests(
     raise _RouteChangedError(pending)
 
 
-def _store_alone(candidate: _Candidate, *, now) -> None:
-    """The careful path for one item: re-read, then append or open, retrying on conflicts."""
+def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
+    """The careful path for one item: re-read, then append or open, retrying on conflicts.
+
+    Mail appended to an existing request is counted in `counts`, for `_count_appended`.
+    """
     failure: Exception | None = None
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         try:
@@ -519,8 +522,6 @@ def _store_alone(candidate: _Candidate, *, now) -> None:
                     candidate.support_request.save(force_insert=True)
                     candidate.created, candidate.route = True, Route.NEW
                 else:
-                    if not _append_counters(counts={support_request.pk: 1}, now=now):
-                        raise _RouteChangedError(candidate.sender)
                     candidate.support_request = support_request
                     candidate.route = route_message(
                         email=candidate.email,
@@ -533,11 +534,10 @@ def _store_alone(candidate: _Candidate, *, now) -> None:
                 candidate.message.save(force_insert=True)
                 if candidate.created:
                     _acknowledge([candidate], now=now)
-                return
         except OperationalError:
             # A deadlock: only rolling back the whole batch releases what it holds.
             raise
-        except (DatabaseError, _RouteChangedError) as exc:
+        except DatabaseError as exc:
             # The database's constraints saw a concurrent writer: try again from a fresh read.
             logger.info(
                 "Ingest item %s conflicted (%s), attempt %s",
@@ -547,6 +547,10 @@ def _store_alone(candidate: _Candidate, *, now) -> None:
             )
             candidate.reset()
             failure = exc
+            continue
+        if not candidate.created:
+            counts[candidate.support_request.pk] += 1
+        return
     # The same conflict every time is no race: this item cannot be stored.
     logger.error("Ingest item %s could not be stored", candidate.item.index, exc_info=failure)
     candidate.errors = {"non_field_errors": ["The message could not be stored."]}
