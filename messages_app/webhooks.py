@@ -197,13 +197,26 @@ class InboundBatchResultSerializer(serializers.Serializer):
 # ---------------------------------------------------------------------------
 
 
-def _plain_errors(errors) -> dict:
-    """DRF's error structure as plain JSON values."""
-    if isinstance(errors, dict):
-        return {str(key): _plain_errors(value) for key, value in errors.items()}
-    if isinstance(errors, list):
-        return [_plain_errors(value) for value in errors]
-    return str(errors)
+def _plain_errors(errors) -> dict[str, list[str]]:
+    """DRF's error structure flattened to API.md's `{"<field>": ["<message>", ...]}`.
+
+    Errors inside a nested value (a header of `headers`) are keyed by their dotted path,
+    `headers.X-Foo`, so every value is a list of messages, as the schema says.
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner, path)
+        else:
+            flat.setdefault(path or "non_field_errors", []).append(str(value))
+
+    walk(errors, "")
+    return flat
 
 
 def signed_body(request) -> bytes:

@@ -373,3 +373,13 @@ def test_raw_fixture_posted_through_the_api_creates_a_request_and_acknowledges_i
     assert support_request.requester_email == "jane@example.com"
     ack = Message.objects.get(direction=Direction.OUTBOUND)
     assert support_request.token in ack.subject
+
+
+def test_errors_inside_headers_are_flat_lists_keyed_by_their_path(client):
+    response = post_batch(
+        client, [{"user_email": "bob@example.com", "headers": {"X-Mailer": None}}]
+    )
+
+    result = response.json()["results"][0]
+    assert result["outcome"] == "rejected"
+    assert result["errors"] == {"headers.X-Mailer": ["This field may not be null."]}
