@@ -42,6 +42,13 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
+def _cache_in_process(settings):
+    """Tests count throttles in process memory: clearing the cache must never flush a
+    developer's or CI's Redis. tests that need the Redis cache configure it themselves."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture(autouse=True)
 def _celery_tasks_in_process():
     """Tasks run in the test's process even when REDIS_URL names a broker (CI's second pass):
     tests see the mail a task sends. System tests in e2e/ run real workers instead."""

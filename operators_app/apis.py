@@ -5,7 +5,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from servicedesk.api import (
@@ -16,6 +15,7 @@ from servicedesk.api import (
     error_response,
     validation_response,
 )
+from servicedesk.throttling import ResilientScopedRateThrottle
 
 from .permissions import IsActiveOperator, IsActiveOperatorOrStaff, IsStaff
 from .selectors import get_operator, list_operators
@@ -39,7 +39,7 @@ class TokenObtainApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     parser_classes = [StrictJSONParser]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ResilientScopedRateThrottle]
     throttle_scope = "auth_token"
 
     @extend_schema(

@@ -274,6 +274,22 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# CACHES
+# ------------------------------------------------------------------------------
+# The login throttle counts here: in Redis when there is one, so every gunicorn worker
+# and host shares one count; in process memory on the embedded default.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "servicedesk",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -296,6 +312,9 @@ REST_FRAMEWORK = {
         "auth_token": env.str("AUTH_TOKEN_THROTTLE_RATE", default="10/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Proxies in front of gunicorn (nginx: 1). Throttles then key on the client address
+    # nginx puts in X-Forwarded-For, not on the proxy's own address.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0) or None,
 }
 
 SPECTACULAR_SETTINGS = {
