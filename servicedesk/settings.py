@@ -217,8 +217,8 @@ ADMIN_URL = "admin/"
 # ------------------------------------------------------------------------------
 # JSON lines in production, readable text in development (LOG_FORMAT overrides); every
 # record carries the request id; addresses are masked at INFO and above.
-LOG_LEVEL = (env.str("LOG_LEVEL", default="") or "INFO").upper()
-LOG_FORMAT = (env.str("LOG_FORMAT", default="") or ("text" if DEBUG else "json")).lower()
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json").lower()
 LOGGING = build_logging_config(json_format=LOG_FORMAT == "json", level=LOG_LEVEL)
 
 # MONITORING
