@@ -14,7 +14,12 @@ from requests_app.models import SupportRequest
 
 from .delivery import clean_header_value
 from .models import Kind, Message
-from .outbox import queue_outbound_message
+from .outbox import (
+    OutboundMail,
+    queue_outbound_message,
+    queue_outbound_messages,
+    thread_headers_after,
+)
 
 
 class Notice(models.TextChoices):
@@ -66,3 +71,14 @@ def queue_notice(*, support_request: SupportRequest, notice: str) -> Message:
     return queue_outbound_message(
         support_request=support_request, kind=Kind.AUTO, subject=subject, body=body, html=html
     )
+
+
+def queue_notices(*, threads: list[tuple[SupportRequest, Message]], notice: str) -> list[Message]:
+    """Queue a notice to each request's requester, threaded under the given mail of theirs,
+    in the caller's transaction and in a constant number of queries for all of them."""
+    mails = []
+    for support_request, reply_to in threads:
+        subject, body, html = render_notice(support_request=support_request, notice=notice)
+        in_reply_to, references = thread_headers_after(reply_to)
+        mails.append(OutboundMail(support_request, subject, body, html, in_reply_to, references))
+    return queue_outbound_messages(mails=mails, kind=Kind.AUTO)

@@ -5,6 +5,8 @@ row stays `pending` and the periodic re-drive sends it later.
 """
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from django.conf import settings
@@ -39,6 +41,16 @@ def trim_references(ids: list[str], limit: int = MAX_REFERENCES) -> list[str]:
     return [ids[0], *ids[-(limit - 1) :]]
 
 
+def thread_headers_after(message: Message) -> tuple[str, str]:
+    """In-Reply-To and References that thread a new mail under `message`, from its own
+    Message-ID and References alone (no query)."""
+    own = clean_message_ids(message.rfc_message_id)
+    if not own:
+        return "", ""
+    chain = [ref for ref in clean_message_ids(message.references) if ref != own[0]]
+    return own[0], " ".join(trim_references([*chain, own[0]]))
+
+
 def thread_headers(support_request: SupportRequest) -> tuple[str, str]:
     """In-Reply-To and References that thread a new mail under the requester's latest mail."""
     latest = (
@@ -50,24 +62,29 @@ def thread_headers(support_request: SupportRequest) -> tuple[str, str]:
         .only("rfc_message_id", "references")
         .first()
     )
-    if latest is None:
-        return "", ""
-    own = clean_message_ids(latest.rfc_message_id)
-    if not own:
-        return "", ""
-    chain = [ref for ref in clean_message_ids(latest.references) if ref != own[0]]
-    return own[0], " ".join(trim_references([*chain, own[0]]))
+    return thread_headers_after(latest) if latest else ("", "")
 
 
-def record_message(*, support_request: SupportRequest, message: Message) -> None:
-    """Bump the request's message counters for a message just stored on it."""
-    updates = {"message_count": F("message_count") + 1, "last_message_at": message.created_at}
-    if message.kind in (Kind.REQUESTER, Kind.OPERATOR):
-        updates["last_reply_by"] = (
-            Party.REQUESTER if message.kind == Kind.REQUESTER else Party.OPERATOR
-        )
+@dataclass(frozen=True)
+class OutboundMail:
+    """One mail to a request's requester, its threading headers already worked out."""
+
+    support_request: SupportRequest
+    subject: str
+    body: str
+    html: str = ""
+    in_reply_to: str = ""
+    references: str = ""
+
+
+def record_messages(*, request_ids: list[int], kind: str, created_at: datetime) -> None:
+    """Bump the counters of requests that each just received one message of `kind`, in
+    one statement."""
+    updates = {"message_count": F("message_count") + 1, "last_message_at": created_at}
+    if kind in (Kind.REQUESTER, Kind.OPERATOR):
+        updates["last_reply_by"] = Party.REQUESTER if kind == Kind.REQUESTER else Party.OPERATOR
     updates["updated_at"] = timezone.now()
-    SupportRequest.objects.filter(pk=support_request.pk).update(**updates)
+    SupportRequest.objects.filter(pk__in=request_ids).update(**updates)
 
 
 def queue_outbound_message(
@@ -80,30 +97,59 @@ def queue_outbound_message(
     operator: Operator | None = None,
 ) -> Message:
     """Store an outbound mail to the requester as `pending` and send it after commit."""
-    now = timezone.now()
     in_reply_to, references = thread_headers(support_request)
-    message = Message.objects.create(
-        request=support_request,
-        direction=Direction.OUTBOUND,
-        kind=kind,
-        author_email=settings.SUPPORT_EMAIL,
-        author_name=operator.name if operator else settings.SUPPORT_NAME,
-        operator=operator,
-        subject=clean_header_value(subject)[:500],
-        body=body,
-        reply=body,
-        html=html,
-        rfc_message_id=new_message_id(),
-        in_reply_to=in_reply_to,
-        references=references,
-        date=now,
-        created_at=now,
-        delivery_status=DeliveryStatus.PENDING,
-        next_attempt_at=now,
-    )
-    record_message(support_request=support_request, message=message)
-    transaction.on_commit(partial(enqueue_delivery, message.pk), robust=True)
+    mail = OutboundMail(support_request, subject, body, html, in_reply_to, references)
+    [message] = queue_outbound_messages(mails=[mail], kind=kind, operator=operator)
     return message
+
+
+def queue_outbound_messages(
+    *, mails: list[OutboundMail], kind: str, operator: Operator | None = None
+) -> list[Message]:
+    """Store outbound mails to distinct requests as `pending` in one insert and one update
+    whatever their number, and send them after commit."""
+    if not mails:
+        return []
+    request_ids = [mail.support_request.pk for mail in mails]
+    if len(set(request_ids)) != len(request_ids):
+        # One UPDATE adds 1 to each request: a second mail to one of them would go uncounted.
+        raise ValueError("queue_outbound_messages takes at most one mail per request.")
+    now = timezone.now()
+    messages = Message.objects.bulk_create(
+        [
+            Message(
+                request=mail.support_request,
+                direction=Direction.OUTBOUND,
+                kind=kind,
+                author_email=settings.SUPPORT_EMAIL,
+                author_name=operator.name if operator else settings.SUPPORT_NAME,
+                operator=operator,
+                subject=clean_header_value(mail.subject)[:500],
+                body=mail.body,
+                reply=mail.body,
+                html=mail.html,
+                rfc_message_id=new_message_id(),
+                in_reply_to=mail.in_reply_to,
+                references=mail.references,
+                date=now,
+                created_at=now,
+                delivery_status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+            )
+            for mail in mails
+        ]
+    )
+    record_messages(request_ids=request_ids, kind=kind, created_at=now)
+    transaction.on_commit(
+        partial(enqueue_deliveries, [message.pk for message in messages]), robust=True
+    )
+    return messages
+
+
+def enqueue_deliveries(message_ids: list[int]) -> None:
+    """Hand pending messages to Celery one by one; each outage is logged, the re-drive retries."""
+    for message_id in message_ids:
+        enqueue_delivery(message_id)
 
 
 def enqueue_delivery(message_id: int) -> None:

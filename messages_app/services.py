@@ -26,7 +26,7 @@ from .email_parsing import (
     parse_raw_email,
 )
 from .models import Direction, Kind, Message
-from .notices import Notice, queue_notice, with_token
+from .notices import Notice, queue_notices, with_token
 from .outbox import queue_outbound_message
 
 
@@ -441,7 +441,7 @@ def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate],
     by_reference = _thread_request_ids(
         ordered, {support_request.pk for support_request in open_requests.values()}
     )
-    created = _open_new_requests(senders, open_requests, now=now)
+    _open_new_requests(senders, open_requests, now=now)
     for sender, group in senders.items():
         support_request = open_requests[sender]
         for candidate in group:
@@ -457,7 +457,7 @@ def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate],
     )
     for candidate, message in zip(in_batch_order, messages, strict=True):
         candidate.message = message
-    _acknowledge(created, now=now)
+    _acknowledge(in_batch_order, now=now)
     _count_appended(
         {
             open_requests[sender].pk: len(group)
@@ -470,14 +470,14 @@ def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate],
 
 def _open_new_requests(
     senders: dict[str, list[_Candidate]], open_requests: dict[str, SupportRequest], *, now
-) -> list[_Candidate]:
-    """Open a request for each sender that has none, in address order; answers the first
-    candidate of each. A sender whose request a concurrent batch opened meanwhile joins
-    `open_requests` instead (the unique index made this batch wait for it)."""
+) -> None:
+    """Open a request for each sender that has none, in address order, and mark the first
+    candidate of each `created`. A sender whose request a concurrent batch opened meanwhile
+    joins `open_requests` instead (the unique index made this batch wait for it)."""
     pending = [sender for sender in senders if sender not in open_requests]
     for _ in range(_MAX_ATTEMPTS):
         if not pending:
-            return []
+            return
         try:
             with transaction.atomic():
                 rows = SupportRequest.objects.bulk_create(
@@ -493,13 +493,11 @@ def _open_new_requests(
             open_requests.update(opened)
             pending = [sender for sender in pending if sender not in opened]
             continue
-        created = []
         for sender, support_request in zip(pending, rows, strict=True):
             open_requests[sender] = support_request
             first = senders[sender][0]
             first.created, first.route = True, Route.NEW
-            created.append(first)
-        return created
+        return
     raise _RouteChangedError(pending)
 
 
@@ -556,9 +554,10 @@ def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
     candidate.errors = {"non_field_errors": ["The message could not be stored."]}
 
 
-def _acknowledge(created: list[_Candidate], *, now) -> None:
-    """Queue the acknowledgement of new requests, except to automatic mail or flooded inboxes."""
-    wanted = [c for c in created if not c.email.is_automatic]
+def _acknowledge(stored: list[_Candidate], *, now) -> None:
+    """Queue the acknowledgement of the requests the stored mail opened, all in a few
+    queries, except to automatic mail or flooded inboxes."""
+    wanted = [c for c in stored if c.created and not c.email.is_automatic]
     if not wanted:
         return
     limit = settings.AUTO_REPLY_LIMIT_PER_HOUR
@@ -573,8 +572,14 @@ def _acknowledge(created: list[_Candidate], *, now) -> None:
         .annotate(count=Count("pk"))
         .values_list("request__requester_email", "count")
     )
+    # Like every notice, the acknowledgement threads under the requester's latest mail with
+    # a Message-ID; a new request holds only mail of this batch, stored in batch order.
+    latest = {c.support_request.pk: c.message for c in stored if c.message.rfc_message_id}
+    threads = []
     for candidate in wanted:
         if recent.get(candidate.sender, 0) >= limit:
             logger.info("Acknowledgement withheld: automatic mail limit reached for a requester")
             continue
-        queue_notice(support_request=candidate.support_request, notice=Notice.ACKNOWLEDGEMENT)
+        support_request = candidate.support_request
+        threads.append((support_request, latest.get(support_request.pk, candidate.message)))
+    queue_notices(threads=threads, notice=Notice.ACKNOWLEDGEMENT)

@@ -3,12 +3,13 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
 from messages_app import services
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
 from messages_app.services import InboundItem, Outcome, ingest_batch
+from messages_app.tasks import deliver_message_task
 from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
 from messages_app.tests.inbound import fixture_bytes, make_mail
 from requests_app.models import Party, Status, SupportRequest
@@ -38,6 +39,14 @@ def ingest(*items: InboundItem):
 def acknowledgements(support_request=None):
     queryset = Message.objects.filter(direction=Direction.OUTBOUND, kind=Kind.AUTO)
     return queryset.filter(request=support_request) if support_request else queryset
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The ids handed to Celery, in order, without running the task."""
+    ids = []
+    monkeypatch.setattr(deliver_message_task, "delay", ids.append)
+    return ids
 
 
 # --- storing ---------------------------------------------------------------------------
@@ -86,6 +95,77 @@ def test_created_request_queues_one_acknowledgement_threaded_under_the_mail():
     assert ack.delivery_status == DeliveryStatus.PENDING
     assert support_request.token in ack.subject
     assert ack.in_reply_to == "<first@example.com>"
+
+
+def test_each_new_sender_of_a_batch_is_acknowledged_under_their_own_mail(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    items = [
+        raw(make_mail(sender="a@example.com", message_id="<a1@x>", in_reply_to="<root@x>")),
+        raw(make_mail(sender="b@example.com", message_id="<b1@x>")),
+        raw(make_mail(sender="c@example.com")),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        results = ingest(*items)
+
+    headers = {}
+    for result in results:
+        support_request = SupportRequest.objects.get(pk=result.request_id)
+        [ack] = acknowledgements(support_request)
+        headers[support_request.requester_email] = (ack.in_reply_to, ack.references)
+        assert support_request.token in ack.subject
+        assert support_request.message_count == 2
+        assert support_request.last_reply_by == Party.REQUESTER
+    assert headers == {
+        "a@example.com": ("<a1@x>", "<root@x> <a1@x>"),
+        "b@example.com": ("<b1@x>", "<b1@x>"),
+        "c@example.com": ("", ""),
+    }
+    assert sorted(email.to[0] for email in mailoutbox) == sorted(headers)
+
+
+def test_acknowledgement_threads_under_the_latest_mail_of_a_sender_in_the_batch():
+    items = [
+        raw(make_mail(message_id="<first@x>", subject="Printer")),
+        raw(make_mail(message_id="<second@x>", subject="and the scanner")),
+        raw(make_mail(subject="no Message-ID")),
+    ]
+    results = ingest(*items)
+
+    assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.APPENDED, Outcome.APPENDED]
+    [ack] = acknowledgements()
+    assert ack.in_reply_to == "<second@x>"
+    assert SupportRequest.objects.get().message_count == 4
+
+
+def test_batch_stored_item_by_item_acknowledges_each_new_request_once_after_commit(
+    monkeypatch, published, django_capture_on_commit_callbacks
+):
+    # The fast path queues the acknowledgements, then conflicts and is rolled back: only
+    # the careful path's acknowledgements may be stored and handed to Celery.
+    real = services._count_appended
+    calls = []
+
+    def conflict_once(counts, *, now):
+        calls.append(counts)
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return real(counts, now=now)
+
+    monkeypatch.setattr(services, "_count_appended", conflict_once)
+    items = [
+        raw(make_mail(sender=f"user{n}@example.com", message_id=f"<m{n}@x>"), f"id-{n}")
+        for n in range(3)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        results = ingest(*items)
+
+    assert len(calls) == 2
+    assert {r.outcome for r in results} == {Outcome.CREATED}
+    acks = list(acknowledgements().order_by("pk"))
+    assert published == [ack.pk for ack in acks]
+    assert sorted(ack.in_reply_to for ack in acks) == ["<m0@x>", "<m1@x>", "<m2@x>"]
+    assert {r.message_count for r in SupportRequest.objects.all()} == {2}
 
 
 def test_field_form_is_stored_like_raw_mail():
@@ -450,16 +530,20 @@ def test_a_message_stored_concurrently_is_reported_as_duplicate(monkeypatch):
 # --- query counts --------------------------------------------------------------------------
 
 
-def test_queries_per_new_sender_are_bounded(django_assert_max_num_queries):
+@pytest.mark.parametrize("senders", [5, 20])
+def test_queries_for_new_senders_do_not_grow_with_their_number(
+    senders, django_assert_max_num_queries
+):
     items = [
         raw(make_mail(sender=f"user{n}@example.com", message_id=f"<n{n}@x>"), f"id-{n}")
-        for n in range(20)
+        for n in range(senders)
     ]
-    # Per batch: lookups, savepoints, one insert of the requests and one of the messages,
-    # the acknowledgement check; per new request: its acknowledgement (3 queries).
-    with django_assert_max_num_queries(12 + 3 * len(items)):
+    # Lookups, savepoints, one insert of the requests and one of the messages, then for
+    # the acknowledgements: the hourly cap's count, one insert and one counter update.
+    with django_assert_max_num_queries(13):
         results = ingest(*items)
     assert {r.outcome for r in results} == {Outcome.CREATED}
+    assert acknowledgements().count() == senders
 
 
 def test_queries_for_appended_mail_do_not_grow_with_messages_or_senders(

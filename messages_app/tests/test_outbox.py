@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -12,15 +13,19 @@ from messages_app import outbox
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
 from messages_app.outbox import (
     MAX_REFERENCES,
+    OutboundMail,
     enqueue_delivery,
     queue_outbound_message,
+    queue_outbound_messages,
     thread_headers,
+    thread_headers_after,
     trim_references,
 )
 from messages_app.services import post_reply
 from messages_app.tasks import deliver_message_task, redrive_outbox_task
 from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
 from operators_app.tests.factories import OperatorFactory
+from requests_app.models import Party, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +43,14 @@ def refuse_to_publish(*args, **kwargs):
 @pytest.fixture
 def broker_down(monkeypatch):
     monkeypatch.setattr(deliver_message_task, "delay", refuse_to_publish)
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The ids handed to Celery, in order, without running the task."""
+    ids = []
+    monkeypatch.setattr(deliver_message_task, "delay", ids.append)
+    return ids
 
 
 class RefusingBackend:
@@ -127,6 +140,19 @@ def test_thread_headers_drop_anything_that_is_not_a_message_id():
     )
 
 
+def test_thread_headers_after_a_mail_need_no_query(django_assert_num_queries):
+    message = Message(rfc_message_id="<latest@mail.example>", references="<root@mail.example>")
+
+    with django_assert_num_queries(0):
+        headers = thread_headers_after(message)
+
+    assert headers == ("<latest@mail.example>", "<root@mail.example> <latest@mail.example>")
+
+
+def test_thread_headers_after_a_mail_without_a_message_id_are_empty():
+    assert thread_headers_after(Message(rfc_message_id="", references="<a@x>")) == ("", "")
+
+
 # Queueing
 # ------------------------------------------------------------------------------
 def test_queued_message_is_pending_with_a_unique_message_id_on_the_service_domain(settings):
@@ -196,6 +222,193 @@ def test_operator_reply_threads_under_the_requesters_mail_and_goes_out(
     assert email.extra_headers["In-Reply-To"] == "<ask@mail.example>"
     assert "Auto-Submitted" not in email.extra_headers
     assert email.alternatives == []
+
+
+# Queueing in bulk
+# ------------------------------------------------------------------------------
+def test_bulk_queue_stores_one_pending_row_per_mail_as_given(settings):
+    first, second = SupportRequestFactory.create_batch(2)
+    mails = [
+        OutboundMail(
+            first,
+            subject="Ack\r\nBcc: victim@example.org " + "x" * 600,
+            body="Hello\n",
+            html="<p>Hello</p>",
+            in_reply_to="<q1@mail.example>",
+            references="<root@mail.example> <q1@mail.example>",
+        ),
+        OutboundMail(second, subject="Ack 2", body="Hi\n"),
+    ]
+
+    messages = queue_outbound_messages(mails=mails, kind=Kind.AUTO)
+
+    assert [m.request_id for m in messages] == [first.pk, second.pk]
+    stored = Message.objects.get(pk=messages[0].pk)
+    assert stored.direction == Direction.OUTBOUND
+    assert stored.kind == Kind.AUTO
+    assert stored.author_email == settings.SUPPORT_EMAIL
+    assert stored.author_name == settings.SUPPORT_NAME
+    assert stored.operator is None
+    assert stored.subject.startswith("Ack Bcc: victim@example.org xxx")
+    assert len(stored.subject) == 500
+    assert (stored.body, stored.reply, stored.html) == ("Hello\n", "Hello\n", "<p>Hello</p>")
+    assert stored.in_reply_to == "<q1@mail.example>"
+    assert stored.references == "<root@mail.example> <q1@mail.example>"
+    assert stored.delivery_status == DeliveryStatus.PENDING
+    assert stored.date == stored.created_at == stored.next_attempt_at
+    assert stored.attempts == 0
+    other = Message.objects.get(pk=messages[1].pk)
+    assert (other.in_reply_to, other.references, other.html) == ("", "", "")
+    assert len({m.rfc_message_id for m in messages}) == 2
+    assert all(m.rfc_message_id.endswith(f"@{settings.MESSAGE_ID_DOMAIN}>") for m in messages)
+
+
+def test_bulk_queue_counts_each_automatic_mail_without_changing_who_wrote_last():
+    requests = SupportRequestFactory.create_batch(3, message_count=2)
+    before = timezone.now()
+
+    messages = queue_outbound_messages(
+        mails=[OutboundMail(r, subject="Ack", body="Hi") for r in requests], kind=Kind.AUTO
+    )
+
+    for support_request, message in zip(requests, messages, strict=True):
+        last_reply_by = support_request.last_reply_by
+        support_request.refresh_from_db()
+        assert support_request.message_count == 3
+        assert support_request.last_message_at == message.created_at
+        assert support_request.updated_at >= before
+        assert support_request.last_reply_by == last_reply_by
+
+
+def test_bulk_queue_of_operator_mail_marks_the_operator_as_last_to_write():
+    operator = OperatorFactory(name="Alice")
+    support_request = SupportRequestFactory(taken=True, operator=operator)
+
+    [message] = queue_outbound_messages(
+        mails=[OutboundMail(support_request, subject="Re", body="Hi")],
+        kind=Kind.OPERATOR,
+        operator=operator,
+    )
+
+    support_request.refresh_from_db()
+    assert support_request.last_reply_by == Party.OPERATOR
+    assert (message.operator, message.author_name) == (operator, "Alice")
+
+
+def test_bulk_queue_costs_one_insert_and_one_update_whatever_the_number(
+    django_assert_num_queries,
+):
+    requests = SupportRequestFactory.create_batch(20)
+
+    with django_assert_num_queries(2):
+        queue_outbound_messages(
+            mails=[OutboundMail(r, subject="Ack", body="Hi") for r in requests], kind=Kind.AUTO
+        )
+
+    assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 20
+
+
+def test_bulk_queue_refuses_two_mails_to_one_request():
+    support_request = SupportRequestFactory()
+    mail = OutboundMail(support_request, subject="Ack", body="Hi")
+
+    with pytest.raises(ValueError, match="one mail per request"):
+        queue_outbound_messages(mails=[mail, mail], kind=Kind.AUTO)
+
+    assert not Message.objects.exists()
+
+
+def test_bulk_queue_of_nothing_does_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert queue_outbound_messages(mails=[], kind=Kind.AUTO) == []
+
+
+def test_bulk_queue_hands_each_message_to_celery_once_after_commit(
+    published, django_capture_on_commit_callbacks
+):
+    requests = SupportRequestFactory.create_batch(3)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        messages = queue_outbound_messages(
+            mails=[OutboundMail(r, subject="Ack", body="Hi") for r in requests], kind=Kind.AUTO
+        )
+    assert published == []
+
+    for callback in callbacks:
+        callback()
+    assert published == [message.pk for message in messages]
+
+
+def test_bulk_queued_mail_goes_out_after_commit_in_eager_mode(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    requests = SupportRequestFactory.create_batch(3)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        messages = queue_outbound_messages(
+            mails=[OutboundMail(r, subject="Ack", body="Hi") for r in requests], kind=Kind.AUTO
+        )
+
+    assert sorted(email.to[0] for email in mailoutbox) == sorted(
+        r.requester_email for r in requests
+    )
+    assert all(email.extra_headers["Auto-Submitted"] == "auto-replied" for email in mailoutbox)
+    assert set(
+        Message.objects.filter(pk__in=[m.pk for m in messages]).values_list(
+            "delivery_status", flat=True
+        )
+    ) == {DeliveryStatus.SENT}
+
+
+def test_bulk_queue_rolled_back_stores_and_enqueues_nothing(
+    published, django_capture_on_commit_callbacks
+):
+    requests = SupportRequestFactory.create_batch(2, message_count=1)
+
+    def queue_then_fail():
+        with transaction.atomic():
+            queue_outbound_messages(
+                mails=[OutboundMail(r, subject="Ack", body="Hi") for r in requests],
+                kind=Kind.AUTO,
+            )
+            raise RuntimeError("the caller failed after queueing")
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+    ):
+        queue_then_fail()
+
+    assert callbacks == []
+    assert published == []
+    assert not Message.objects.exists()
+    assert {r.message_count for r in SupportRequest.objects.all()} == {1}
+
+
+def test_a_refused_publish_does_not_keep_the_other_mails_of_a_batch_from_celery(
+    monkeypatch, mailoutbox, django_capture_on_commit_callbacks, caplog
+):
+    requests = SupportRequestFactory.create_batch(3)
+    real_delay = deliver_message_task.delay
+    calls = []
+
+    def refuse_the_first(message_id):
+        calls.append(message_id)
+        if len(calls) == 1:
+            refuse_to_publish()
+        return real_delay(message_id)
+
+    monkeypatch.setattr(deliver_message_task, "delay", refuse_the_first)
+    with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
+        messages = queue_outbound_messages(
+            mails=[OutboundMail(r, subject="Ack", body="Hi") for r in requests], kind=Kind.AUTO
+        )
+
+    assert calls == [message.pk for message in messages]
+    assert len(mailoutbox) == 2
+    assert "periodic re-drive will send it" in caplog.text
+    messages[0].refresh_from_db()
+    assert messages[0].delivery_status == DeliveryStatus.PENDING
 
 
 # Failures never reach the caller
