@@ -46,6 +46,11 @@ def _cache_in_process(settings):
     """Tests count throttles in process memory: clearing the cache must never flush a
     developer's or CI's Redis. tests that need the Redis cache configure it themselves."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Process memory outlives a test: nothing one test cached (throttle counts, request
+    # counts) may reach the next.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

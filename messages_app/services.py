@@ -15,6 +15,7 @@ from django.db.models import Case, Count, F, PositiveIntegerField, When
 from django.utils import timezone
 
 from operators_app.models import Operator
+from requests_app.counts import requests_changed
 from requests_app.models import Party, Status, SupportRequest
 from servicedesk.exceptions import IngestUnavailableError, InvalidTransitionError
 
@@ -493,6 +494,7 @@ def _open_new_requests(
             open_requests.update(opened)
             pending = [sender for sender in pending if sender not in opened]
             continue
+        requests_changed()
         for sender, support_request in zip(pending, rows, strict=True):
             open_requests[sender] = support_request
             first = senders[sender][0]
@@ -518,6 +520,7 @@ def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
                 if support_request is None:
                     candidate.support_request = _new_request(candidate, count=1, now=now)
                     candidate.support_request.save(force_insert=True)
+                    requests_changed()
                     candidate.created, candidate.route = True, Route.NEW
                 else:
                     candidate.support_request = support_request

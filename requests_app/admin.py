@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from operators_app.selectors import get_active_operator
 from servicedesk.exceptions import DomainError
 
+from .counts import requests_changed
 from .models import SupportRequest
 from .services import close_request, take_request
 
@@ -53,6 +54,18 @@ class SupportRequestAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        requests_changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        requests_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        requests_changed()
 
     def has_add_permission(self, request):
         # Requests are opened by mail, never by hand.

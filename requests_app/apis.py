@@ -1,5 +1,7 @@
 """Operators' HTTP API for requests: the list, one request, take and close."""
 
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics
@@ -17,10 +19,11 @@ from servicedesk.api import (
     validation_response,
 )
 
+from .counts import CountedRows
 from .filters import ORDERING_FIELDS, SupportRequestFilter
 from .models import Status, SupportRequest
-from .selectors import get_request, list_requests
-from .serializers import SupportRequestSerializer
+from .selectors import get_request, list_request_rows
+from .serializers import SupportRequestSerializer, request_data
 from .services import close_request, take_request
 
 TAGS = ["requests"]
@@ -127,8 +130,19 @@ class RequestListApi(generics.ListAPIView):
     pagination_class = PageNumberPagination
     parser_classes = [StrictJSONParser]
 
+    filter_backends = [DjangoFilterBackend]
+
     def get_queryset(self):
-        return list_requests()
+        return list_request_rows()
+
+    def list(self, request, *args, **kwargs):
+        filterset = self.filter_backends[0]().get_filterset(request, self.get_queryset(), self)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        # The ordering does not change how many requests match: one cached count for all.
+        filters = {k: v for k, v in filterset.form.cleaned_data.items() if k != "ordering"}
+        page = self.paginate_queryset(CountedRows(filterset.qs, filters=filters))
+        return self.get_paginated_response([request_data(row) for row in page])
 
     @extend_schema(
         operation_id="requests_list",

@@ -109,6 +109,11 @@ class SupportRequest(models.Model):
 
     @property
     def waiting_on(self) -> str | None:
-        if self.status == Status.CLOSED or not self.last_reply_by:
-            return None
-        return Party.OPERATOR if self.last_reply_by == Party.REQUESTER else Party.REQUESTER
+        return waiting_on(status=self.status, last_reply_by=self.last_reply_by)
+
+
+def waiting_on(*, status: str, last_reply_by: str) -> str | None:
+    """Whose turn it is to write: the other party than the last to write, nobody once closed."""
+    if status == Status.CLOSED or not last_reply_by:
+        return None
+    return Party.OPERATOR if last_reply_by == Party.REQUESTER else Party.REQUESTER

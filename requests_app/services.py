@@ -7,6 +7,7 @@ from messages_app.notices import Notice, queue_notice
 from operators_app.models import Operator
 from servicedesk.exceptions import AlreadyTakenError, InvalidTransitionError, NotHolderError
 
+from .counts import requests_changed
 from .models import TRANSITIONS, Status, SupportRequest
 
 
@@ -43,6 +44,7 @@ def take_request(*, request_id: int, operator: Operator) -> SupportRequest:
         changed = _change_status(support_request=support_request, to=Status.IN_PROGRESS)
         support_request.operator = operator
         support_request.save(update_fields=[*changed, "operator"])
+        requests_changed()
         queue_notice(support_request=support_request, notice=Notice.TAKEN)
     return support_request
 
@@ -63,5 +65,6 @@ def close_request(
             )
         changed = _change_status(support_request=support_request, to=Status.CLOSED)
         support_request.save(update_fields=changed)
+        requests_changed()
         queue_notice(support_request=support_request, notice=Notice.CLOSED)
     return support_request

@@ -39,12 +39,11 @@ def format_utc(value: datetime.datetime | None) -> str | None:
     """RFC 3339 in UTC with microseconds and `Z`: `2026-11-20T10:15:00.000000Z`."""
     if value is None:
         return None
-    v = value.astimezone(datetime.UTC)
-    # Formatted by hand: strftime is the single slowest step of serialising a page.
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-        f".{v.microsecond:06d}Z"
-    )
+    if value.tzinfo is not datetime.UTC:
+        value = value.astimezone(datetime.UTC)
+    # isoformat() is C code: the fastest way to the 26 characters before the offset, the
+    # single most repeated step of serialising a page. Years are always four digits.
+    return value.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 class UTCDateTimeField(serializers.DateTimeField):

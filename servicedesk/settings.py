@@ -290,6 +290,11 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Large counts of the request list (1,000 and more) are cached until the requests change,
+# and at most this long (requests_app/counts.py). Needs a cache every process shares:
+# 0 (count every time) without Redis.
+REQUEST_COUNT_CACHE_SECONDS = env.int("REQUEST_COUNT_CACHE_SECONDS", default=60 if REDIS_URL else 0)
+
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
 from operators_app.models import Operator
+from requests_app.counts import requests_changed
 from requests_app.models import OPEN_STATUSES, Party, Status, SupportRequest
 
 FIRST_NAMES = [
@@ -131,6 +132,7 @@ class Command(BaseCommand):
                 messages += self._insert(plans[start : start + size])
                 progress.update(len(plans[start : start + size]))
         progress.close()
+        requests_changed()
         self._analyze()
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,0 +1,103 @@
+"""The `count` of request lists, cached between changes to the requests.
+
+Counting a filter that matches tens of thousands of requests (every closed one, every
+open one) is the most expensive step of a list page: PostgreSQL reads each matching
+index entry on every page view, for every operator. Operators page through the same
+few filters again and again, while the set of requests a filter matches changes only
+when a request opens, is taken, is closed, edited or deleted. So a large count is
+cached, keyed by the filters and by a *generation* that each such change replaces
+after it commits. A count read under an older generation is never used again, so
+a cached count is exact.
+
+Writers call `requests_changed()` inside their transaction: ingestion when it opens
+requests, `take_request`, `close_request`, the admin when it edits or deletes one. A
+change that bypasses them (raw SQL, a shell) is seen after `REQUEST_COUNT_CACHE_SECONDS`
+at the latest. Small counts cost less than the cache round trip and are always
+counted. The cache must be shared by every process (Redis): without REDIS_URL the
+setting defaults to 0, which counts every time.
+"""
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import QuerySet
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "requests:generation"
+# Below this many matching requests, counting is cheaper than keeping the count.
+CACHED_COUNT_MIN = 1_000
+
+
+def requests_changed() -> None:
+    """Retire every cached count once the caller's transaction commits."""
+    transaction.on_commit(_new_generation)
+
+
+def _new_generation() -> None:
+    try:
+        cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:
+        # The cached counts expire by themselves within REQUEST_COUNT_CACHE_SECONDS.
+        logger.warning("Could not retire the cached request counts", exc_info=True)
+
+
+def count_key(filters: Mapping[str, Any]) -> str:
+    """The cache key of the count of one set of filters (ordering does not change a count)."""
+    normalised = sorted(
+        (name, sorted(value) if isinstance(value, list) else value)
+        for name, value in filters.items()
+        if value not in (None, "", [])
+    )
+    return "requests:count:" + hashlib.sha256(repr(normalised).encode()).hexdigest()
+
+
+def count_requests(queryset: QuerySet, *, filters: Mapping[str, Any]) -> int:
+    """How many requests `queryset` (the list filtered by `filters`) holds."""
+    seconds = settings.REQUEST_COUNT_CACHE_SECONDS
+    if seconds <= 0:
+        return queryset.count()
+    key = count_key(filters)
+    try:
+        found = cache.get_many([GENERATION_KEY, key])
+    except Exception:
+        logger.warning("Request count cache unavailable; counting", exc_info=True)
+        return queryset.count()
+    generation = found.get(GENERATION_KEY)
+    cached = found.get(key)
+    if generation is not None and cached is not None and cached[0] == generation:
+        return cached[1]
+    count = queryset.count()
+    if count >= CACHED_COUNT_MIN:
+        try:
+            if generation is None:
+                # No generation yet: start one, and cache from the next count on. A count
+                # stored now could predate a change that committed while it ran.
+                cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+            else:
+                cache.set(key, (generation, count), timeout=seconds)
+        except Exception:
+            logger.warning("Could not cache a request count", exc_info=True)
+    return count
+
+
+class CountedRows:
+    """A list queryset whose `count()` comes from `count_requests`, for Django's Paginator."""
+
+    ordered = True
+
+    def __init__(self, queryset: QuerySet, *, filters: Mapping[str, Any]):
+        self.queryset = queryset
+        self.filters = filters
+
+    def count(self) -> int:
+        return count_requests(self.queryset, filters=self.filters)
+
+    def __getitem__(self, index):
+        return self.queryset[index]

@@ -1,0 +1,245 @@
+"""The request list's `count`: large counts are cached until the requests change, and exact."""
+
+import uuid
+
+import pytest
+from django.core.cache import cache, caches
+
+from messages_app.services import InboundItem, ingest_batch
+from requests_app import counts
+from requests_app.counts import count_key, count_requests, requests_changed
+from requests_app.models import SupportRequest
+from requests_app.services import close_request, take_request
+from requests_app.tests.factories import SupportRequestFactory
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/api/v1/requests/"
+NEW = {"status": "new"}
+
+
+@pytest.fixture
+def cached_counts(settings, monkeypatch):
+    """The production setting, with "large" meaning 3 requests or more."""
+    settings.REQUEST_COUNT_CACHE_SECONDS = 60
+    monkeypatch.setattr(counts, "CACHED_COUNT_MIN", 3)
+
+
+def listed_count(client, **params) -> int:
+    response = client.get(LIST, params)
+    assert response.status_code == 200
+    return response.json()["count"]
+
+
+def warm(client, **params) -> int:
+    """List twice: the first count starts a generation, the second is cached under it."""
+    listed_count(client, **params)
+    return listed_count(client, **params)
+
+
+def test_a_cached_count_costs_no_query(cached_counts, operator_client, django_assert_num_queries):
+    SupportRequestFactory.create_batch(4)
+    assert warm(operator_client, **NEW) == 4
+
+    # Token and operator, then the page: no count.
+    with django_assert_num_queries(2):
+        assert listed_count(operator_client, **NEW) == 4
+
+
+def test_the_first_count_is_never_cached_as_it_could_predate_a_change(cached_counts):
+    SupportRequestFactory.create_batch(4)
+
+    assert count_requests(SupportRequest.objects.all(), filters={}) == 4
+    assert cache.get(counts.GENERATION_KEY) is not None
+    assert cache.get(count_key({})) is None
+
+
+def test_small_counts_are_always_counted(cached_counts, operator_client):
+    SupportRequestFactory.create_batch(2)
+    assert warm(operator_client, **NEW) == 2
+    # Written past every service: a small count sees it anyway.
+    SupportRequestFactory()
+
+    assert listed_count(operator_client, **NEW) == 3
+
+
+def test_taking_a_request_retires_the_cached_counts(
+    cached_counts, operator_client, django_capture_on_commit_callbacks
+):
+    first, *_ = SupportRequestFactory.create_batch(4)
+    assert warm(operator_client, **NEW) == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert operator_client.post(f"{LIST}{first.pk}/take/").status_code == 200
+
+    assert listed_count(operator_client, **NEW) == 3
+    assert listed_count(operator_client, status="in_progress") == 1
+
+
+def test_closing_a_request_retires_the_cached_counts(
+    cached_counts, operator_client, operator, django_capture_on_commit_callbacks
+):
+    first, *_ = SupportRequestFactory.create_batch(4)
+    take_request(request_id=first.pk, operator=operator)
+    assert warm(operator_client, status="new,in_progress") == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        close_request(request_id=first.pk, operator=operator)
+
+    assert listed_count(operator_client, status="new,in_progress") == 3
+
+
+def test_mail_that_opens_a_request_retires_the_cached_counts(
+    cached_counts, operator_client, django_capture_on_commit_callbacks
+):
+    SupportRequestFactory.create_batch(3)
+    assert warm(operator_client, **NEW) == 3
+
+    with django_capture_on_commit_callbacks(execute=True):
+        [result] = ingest_batch(
+            items=[
+                InboundItem(
+                    index=0,
+                    external_id="count-1",
+                    fields={"user_email": "new@example.com", "title": "Hi", "description": "Hi"},
+                )
+            ]
+        )
+
+    assert result.outcome == "created"
+    assert listed_count(operator_client, **NEW) == 4
+
+
+def test_a_change_rolled_back_keeps_the_cached_counts(cached_counts):
+    from django.db import transaction
+
+    SupportRequestFactory.create_batch(3)
+    count_requests(SupportRequest.objects.all(), filters={})
+    generation = cache.get(counts.GENERATION_KEY)
+
+    def change_then_fail():
+        with transaction.atomic():
+            requests_changed()
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
+
+    assert cache.get(counts.GENERATION_KEY) == generation
+
+
+def test_deleting_requests_in_the_admin_retires_the_cached_counts(
+    cached_counts, operator_client, admin_client, django_capture_on_commit_callbacks
+):
+    doomed = SupportRequestFactory.create_batch(4)
+    assert warm(operator_client, **NEW) == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/requests_app/supportrequest/",
+            {"action": "delete_selected", "_selected_action": [doomed[0].pk], "post": "yes"},
+        )
+
+    assert response.status_code == 302
+    assert listed_count(operator_client, **NEW) == 3
+
+
+def test_editing_a_subject_in_the_admin_retires_the_cached_counts(
+    cached_counts, operator_client, admin_client, django_capture_on_commit_callbacks
+):
+    edited, *_ = SupportRequestFactory.create_batch(4, subject="printer")
+    assert warm(operator_client, search="printer") == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            f"/admin/requests_app/supportrequest/{edited.pk}/change/",
+            {
+                "subject": "scanner",
+                "requester_name": edited.requester_name,
+                # The read-only messages inline still posts its management form.
+                "messages-TOTAL_FORMS": "0",
+                "messages-INITIAL_FORMS": "0",
+            },
+        )
+
+    assert response.status_code == 302
+    assert listed_count(operator_client, search="printer") == 3
+
+
+def test_a_write_past_the_services_shows_within_the_cache_lifetime(cached_counts, operator_client):
+    SupportRequestFactory.create_batch(4)
+    assert warm(operator_client, **NEW) == 4
+    SupportRequestFactory()  # raw write: no generation change
+
+    assert listed_count(operator_client, **NEW) == 4
+    cache.delete(count_key({"status": ["new"]}))  # what expiry does
+    assert listed_count(operator_client, **NEW) == 5
+
+
+def test_orderings_share_one_count_and_filters_do_not(cached_counts, operator_client):
+    SupportRequestFactory.create_batch(4)
+    SupportRequestFactory.create_batch(3, closed=True)
+    assert warm(operator_client, **NEW) == 4
+
+    assert listed_count(operator_client, status="new", ordering="subject") == 4
+    assert warm(operator_client, status="closed") == 3
+    assert listed_count(operator_client) == 7
+
+
+def test_the_key_ignores_order_and_empty_filters():
+    assert count_key({"status": ["new", "in_progress"], "search": ""}) == count_key(
+        {"status": ["in_progress", "new"], "operator": None}
+    )
+    assert count_key({"status": ["new"]}) != count_key({"status": ["closed"]})
+    assert count_key({"operator": 1}) != count_key({"operator": "none"})
+
+
+def test_zero_seconds_counts_every_time(settings, operator_client, django_assert_num_queries):
+    settings.REQUEST_COUNT_CACHE_SECONDS = 0
+    SupportRequestFactory.create_batch(4)
+    warm(operator_client)
+
+    with django_assert_num_queries(3):
+        assert listed_count(operator_client) == 4
+
+
+def test_a_cache_outage_falls_back_to_counting(cached_counts, operator_client, monkeypatch):
+    SupportRequestFactory.create_batch(4)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(caches["default"], "get_many", down)
+    monkeypatch.setattr(caches["default"], "set", down)
+
+    assert listed_count(operator_client, **NEW) == 4
+    requests_changed()  # outside a transaction: runs now, logs, raises nothing
+
+
+@pytest.mark.redis
+def test_counts_are_shared_through_redis(settings, monkeypatch, operator_client):
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            # A fresh prefix: the test never clears the server's data.
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.REQUEST_COUNT_CACHE_SECONDS = 60
+    monkeypatch.setattr(counts, "CACHED_COUNT_MIN", 3)
+    try:
+        first, *_ = SupportRequestFactory.create_batch(4)
+        assert warm(operator_client, **NEW) == 4
+        assert caches["default"].get(count_key({"status": ["new"]}))[1] == 4
+
+        first.delete()
+        requests_changed()
+
+        assert listed_count(operator_client, **NEW) == 3
+    finally:
+        client = caches["default"]._cache.get_client()
+        keys = client.keys(f"*{prefix}*")
+        if keys:
+            client.delete(*keys)
