@@ -244,6 +244,14 @@ class SupportRequestFilter(django_filters.FilterSet):
         "last field. An unknown field answers 400."
     )
 
+    def get_form_class(self):
+        # The form's fields depend on nothing a request brings: build its class once per
+        # process instead of on every list request (django-filter's documented hook).
+        cls = type(self)
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = super().get_form_class()
+        return cls._form_class
+
     def filter_requester_email(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         # Addresses are stored in lower case (a database constraint), so this uses the index.
         return qs.filter(requester_email=value.strip().lower())

@@ -217,7 +217,9 @@ def test_a_cache_outage_falls_back_to_counting(cached_counts, operator_client, m
 
 
 @pytest.mark.redis
-def test_counts_are_shared_through_redis(settings, monkeypatch, operator_client):
+def test_counts_are_shared_through_redis(
+    settings, monkeypatch, operator_client, django_capture_on_commit_callbacks
+):
     prefix = f"test-{uuid.uuid4().hex}"
     settings.CACHES = {
         "default": {
@@ -234,8 +236,9 @@ def test_counts_are_shared_through_redis(settings, monkeypatch, operator_client)
         assert warm(operator_client, **NEW) == 4
         assert caches["default"].get(count_key({"status": ["new"]}))[1] == 4
 
-        first.delete()
-        requests_changed()
+        with django_capture_on_commit_callbacks(execute=True):
+            first.delete()
+            requests_changed()
 
         assert listed_count(operator_client, **NEW) == 3
     finally:
