@@ -5,9 +5,15 @@ Seed a PostgreSQL database first, then either point the benchmark at a running s
 or let it start gunicorn itself on a free loopback port (and stop it afterwards):
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/servicedesk
+    export REDIS_URL=redis://127.0.0.1:6379/0   # as in production: large counts are cached
     .venv/bin/python manage.py migrate && .venv/bin/python manage.py seed_demo --requests 100000
     .venv/bin/python bench/api_list.py --spawn-workers 2            # starts gunicorn itself
     .venv/bin/python bench/api_list.py --url http://127.0.0.1:8000  # a server already running
+
+The same queries with wrk, whose client costs less CPU than this one (see api_list.lua):
+
+    TOKEN=$(.venv/bin/python bench/api_list.py --print-token) \
+        wrk -t1 -c8 -d20s --latency -s bench/api_list.lua http://127.0.0.1:8000
 
 Without --token, a `bench-operator` user and its API token are created in DATABASE_URL's
 database. Requests are sent by one asyncio client process over keep-alive connections
@@ -176,7 +182,15 @@ def main() -> int:
         action="append",
         help="path and query to GET (repeatable; default: four status/ordering mixes)",
     )
+    parser.add_argument(
+        "--print-token", action="store_true", help="print the bench operator's token and exit"
+    )
     args = parser.parse_args()
+    if args.print_token:
+        print(args.token or bench_token())
+        return 0
+    if not os.environ.get("REDIS_URL"):
+        print("note: REDIS_URL is not set, so every page counts its requests (no count cache)")
     if bool(args.url) == bool(args.spawn_workers):
         parser.error("give exactly one of --url and --spawn-workers")
 

@@ -4,28 +4,9 @@ from django.db.models import QuerySet
 
 from .models import SupportRequest
 
-# Every column the Request object shows; nothing else is read.
-_LIST_FIELDS = (
-    "id",
-    "subject",
-    "requester_email",
-    "requester_name",
-    "status",
-    "operator_id",
-    "operator__id",
-    "operator__name",
-    "created_at",
-    "updated_at",
-    "taken_at",
-    "closed_at",
-    "last_message_at",
-    "message_count",
-    "last_reply_by",
-)
-
-
-# The same, as the columns of one row of the list (`request_data` maps a row to the
-# Request object): a page of rows skips building 100 model instances.
+# Every column the Request object shows, in the order of a row of the list
+# (`serializers.request_data` maps a row to the object); nothing else is read. A page of
+# rows skips building 100 model instances.
 REQUEST_COLUMNS = (
     "id",
     "subject",
@@ -42,6 +23,8 @@ REQUEST_COLUMNS = (
     "message_count",
     "last_reply_by",
 )
+# The same for model instances, whose joined operator also needs its key.
+_LIST_FIELDS = (*REQUEST_COLUMNS, "operator__id")
 
 
 def list_request_rows() -> QuerySet:
