@@ -281,7 +281,7 @@ CELERY_BEAT_SCHEDULE = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "servicedesk.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "servicedesk",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

@@ -223,7 +223,7 @@ def test_counts_are_shared_through_redis(
     prefix = f"test-{uuid.uuid4().hex}"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "servicedesk.cache.RedisCache",
             "LOCATION": settings.REDIS_URL,
             # A fresh prefix: the test never clears the server's data.
             "KEY_PREFIX": prefix,

@@ -26,7 +26,7 @@ def test_a_login_goes_through_when_the_throttle_cache_is_unreachable(settings, a
         port = probe.getsockname()[1]
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "servicedesk.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{port}/0",
             "OPTIONS": {"socket_connect_timeout": 0.5},
         }
@@ -57,7 +57,7 @@ def test_behind_a_proxy_each_client_address_has_its_own_budget(settings, api_cli
 def test_the_count_lives_in_redis_so_every_worker_shares_it(settings, api_client):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "servicedesk.cache.RedisCache",
             "LOCATION": settings.REDIS_URL,
             # A fresh prefix: the test never clears the server's data.
             "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
