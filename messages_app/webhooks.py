@@ -25,7 +25,6 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -37,6 +36,7 @@ from servicedesk.exceptions import (
     WebhookNotConfiguredError,
 )
 from servicedesk.metrics import record_ingest_outcomes
+from servicedesk.renderers import JSONRenderer
 
 from .email_parsing import InvalidAddressError, InvalidRawError, decode_raw, parse_address
 from .services import InboundItem, ItemResult, Outcome, ingest_batch

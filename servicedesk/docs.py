@@ -2,8 +2,9 @@
 
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+
+from .renderers import JSONRenderer
 
 
 class _PublicWithJSONErrors:
