@@ -3,10 +3,11 @@
 import datetime
 
 import pytest
+from django.http import QueryDict
 
 from operators_app.tests.factories import OperatorFactory
-from requests_app.filters import ORDERING_FIELDS
-from requests_app.models import Status
+from requests_app.filters import ORDERING_FIELDS, SupportRequestFilter
+from requests_app.models import Status, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -367,3 +368,17 @@ def test_several_invalid_parameters_are_reported_together(operator_client):
 
     assert response.status_code == 400
     assert set(response.json()) == {"status", "ordering", "created_after"}
+
+
+def test_each_filterset_gets_its_own_filters_bound_to_it():
+    first = SupportRequestFilter(QueryDict("search=printer"), queryset=SupportRequest.objects.all())
+    second = SupportRequestFilter(QueryDict(), queryset=SupportRequest.objects.all())
+
+    for name, base in SupportRequestFilter.base_filters.items():
+        assert first.filters[name] is not base
+        assert first.filters[name] is not second.filters[name]
+        assert getattr(base, "parent", None) is None
+        assert first.filters[name].parent is first
+    # A method= filter calls the method of its own FilterSet.
+    assert first.filters["search"].filter.f is first.filters["search"]
+    assert first.filters["search"].filter.method == first.filter_search
