@@ -5,6 +5,7 @@ absent; under CI=true it fails instead, so CI can never pass by skipping.
 """
 
 import os
+import uuid
 
 import pytest
 from django.conf import settings
@@ -51,6 +52,28 @@ def _cache_in_process(settings):
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache backend on REDIS_URL, under a fresh key prefix: the test never
+    clears the server's data, and its own keys are deleted afterwards."""
+    from django.core.cache import caches
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "servicedesk.cache.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    cache = caches["default"]
+    yield cache
+    client = cache._cache.get_client()
+    keys = client.keys(f"*{prefix}*")
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture(autouse=True)

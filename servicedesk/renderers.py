@@ -10,7 +10,7 @@ import orjson
 from rest_framework import renderers
 
 # Datetimes and dataclasses go through DRF's encoder, as they would with DRF's renderer:
-# it writes `Z` for UTC and milliseconds, orjson would write `+00:00` and microseconds.
+# it writes `Z` for UTC where orjson writes `+00:00`, and refuses dataclasses.
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _LINE_SEPARATOR, _PARAGRAPH_SEPARATOR = "\u2028".encode(), "\u2029".encode()
 

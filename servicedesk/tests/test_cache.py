@@ -1,30 +1,8 @@
 """The Redis cache backend: Django's, with one client per connection pool."""
 
-import uuid
-
 import pytest
-from django.core.cache import caches
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def redis_cache(settings):
-    prefix = f"test-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "servicedesk.cache.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-            # A fresh prefix: the test never clears the server's data.
-            "KEY_PREFIX": prefix,
-        }
-    }
-    cache = caches["default"]
-    yield cache
-    client = cache._cache.get_client()
-    keys = client.keys(f"*{prefix}*")
-    if keys:
-        client.delete(*keys)
 
 
 def test_the_backend_reads_and_writes_like_djangos(redis_cache):

@@ -1,9 +1,6 @@
 """The login throttle: one count per client across workers, and never a 500 from its cache."""
 
-import uuid
-
 import pytest
-from django.core.cache import caches
 
 from operators_app.tests.factories import OperatorFactory
 
@@ -54,21 +51,8 @@ def test_behind_a_proxy_each_client_address_has_its_own_budget(settings, api_cli
 
 
 @pytest.mark.redis
-def test_the_count_lives_in_redis_so_every_worker_shares_it(settings, api_client):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "servicedesk.cache.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-            # A fresh prefix: the test never clears the server's data.
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
-    }
-
+def test_the_count_lives_in_redis_so_every_worker_shares_it(redis_cache, api_client):
     codes = [api_client.post(TOKEN, WRONG, format="json").status_code for _ in range(11)]
 
     assert codes == [400] * 10 + [429]
-    keys = (
-        caches["default"]._cache.get_client().keys(f"*{settings.CACHES['default']['KEY_PREFIX']}*")
-    )
-    assert keys
-    caches["default"]._cache.get_client().delete(*keys)
+    assert redis_cache._cache.get_client().keys(f"*{redis_cache.key_prefix}*")
