@@ -28,7 +28,8 @@ from html.parser import HTMLParser
 
 import nh3
 from email_validator import EmailNotValidError, validate_email
-from mailparser_reply.parser import EmailMessage as ReplyMessage
+
+from messages_app.replies import extract_reply
 
 logger = logging.getLogger(__name__)
 
@@ -496,94 +497,16 @@ def sanitise_html(html: str) -> str:
 # Reply separation
 # ---------------------------------------------------------------------------
 
-_REPLY_LANGUAGES = ("en", "de", "fr", "es")
-# Quote headers mail-parser-reply does not know: Russian clients (Gmail, Outlook,
-# Thunderbird, Apple Mail, Yandex, Mail.ru), forwarded/original-message separators,
-# and a generic "On ... wrote:" as a second line of defence.
-_QUOTE_HEADER = re.compile(
-    r"|".join(
-        [
-            # Gmail ru: "пн, 20 нояб. 2026 г. в 10:15, Jane Doe <jane@example.com>:"
-            r"^[^\n]{0,80}\d{4}\s*г\.?,?\s+в\s+\d{1,2}:\d{2}[^\n]{0,250}:[ \t]*$",
-            # Thunderbird, Yandex, Mail.ru, Apple Mail ru: "... пишет:", "... написал(а):"
-            r"^[^\n]{0,250}\b(?:пишет|писал[аи]?|написал(?:\(а\)|а|и)?)[ \t]*:[ \t]*$",
-            # Outlook ru: "От: ...", then "Отправлено:"/"Дата:"/"Кому:"/"Тема:" within 4 lines
-            r"^[ \t>*]*От:[ \t*]*[^\n]*\n(?:[^\n]*\n){0,3}?[ \t>*]*"
-            r"(?:Отправлено|Дата|Кому|Тема|Копия):",
-            r"^[ \t>]*-{2,}[ \t]*(?:Исходное сообщение|Пересылаемое сообщение|"
-            r"Перенаправленное сообщение|Original Message|Forwarded message)[ \t]*-{2,}[ \t]*$",
-            r"^[ \t>]*(?:Begin forwarded message|Начало переадресованного сообщения):[ \t]*$",
-            r"^[^\n]{0,250}\bwrote:[ \t]*$",
-            r"^[ \t>*]*From:[ \t*]*[^\n]*\n(?:[^\n]*\n){0,3}?[ \t>*]*(?:Sent|Date|To|Subject):",
-        ]
-    ),
-    re.MULTILINE | re.IGNORECASE,
-)
-_SIGNATURE = re.compile(
-    r"^(?:-- ?|С уважением,?|С наилучшими пожеланиями,?|Отправлено с (?:моего )?\w+"
-    r"|Отправлено из [^\n]+|Sent from my [^\n]+|Get Outlook for [^\n]+)[ \t]*$",
-    re.MULTILINE | re.IGNORECASE,
-)
-_TRAILING_QUOTE = re.compile(r"(?:^>[^\n]*(?:\n|$)|^[ \t]*(?:\n|$))+\Z", re.MULTILINE)
-
-
-def _cut_quoted(text: str) -> str:
-    """The text above the first quote header, trailing `>` block or signature delimiter."""
-    cut = len(text)
-    for pattern in (_QUOTE_HEADER, _SIGNATURE):
-        for match in pattern.finditer(text):
-            if text[: match.start()].strip():
-                cut = min(cut, match.start())
-                break
-    quote = _TRAILING_QUOTE.search(text)
-    if quote and text[: quote.start()].strip():
-        cut = min(cut, quote.start())
-    return text[:cut]
-
-
-@functools.cache
-def _reply_patterns() -> dict:
-    """mail-parser-reply's patterns, compiled once instead of per message."""
-    template = ReplyMessage(text="", languages=list(_REPLY_LANGUAGES), keep_hyphen_lists=True)
-    return {
-        "_header_regex": template.HEADER_REGEX,
-        "_disclaimers_regex": template.DISCLAIMERS_REGEX,
-        "_signature_regex": template.SIGNATURE_REGEX,
-    }
-
-
-def _library_reply(text: str) -> str:
-    message = ReplyMessage(
-        text=text,
-        languages=list(_REPLY_LANGUAGES),
-        keep_hyphen_lists=True,
-        **_reply_patterns(),
-    )
-    message.read()
-    if not message.replies:
-        return ""
-    return message.replies[0].body
-
-
 def split_reply(text: str) -> str:
-    """The new text of a mail without quoted history and signature; the text itself if none."""
+    """The new text of a mail without quoted history and signature; the text itself if none.
+
+    The rules live in `messages_app.replies`; the reply is made of verbatim slices of the
+    text, so it never holds a word the body lacks.
+    """
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return ""
-    head = text[:MAX_REPLY_SCAN]
-    try:
-        head = _cut_quoted(head)
-    except Exception:
-        logger.debug("Quote header fallback failed", exc_info=True)
-    try:
-        reply = _library_reply(head)
-    except Exception:
-        logger.debug("mail-parser-reply failed", exc_info=True)
-        reply = head
-    reply = (reply or "").strip() or head.strip() or text.strip()
-    if reply.replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", ""):
-        return text.strip()
-    return reply
+    return extract_reply(text[:MAX_REPLY_SCAN])
 
 
 # ---------------------------------------------------------------------------
