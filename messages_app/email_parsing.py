@@ -497,6 +497,7 @@ def sanitise_html(html: str) -> str:
 # Reply separation
 # ---------------------------------------------------------------------------
 
+
 def split_reply(text: str) -> str:
     """The new text of a mail without quoted history and signature; the text itself if none.
 

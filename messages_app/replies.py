@@ -144,7 +144,9 @@ _VALEDICTIONS = (
 # Thanks sign off only with a name under them; alone they are part of the message.
 _THANKS = r"thanks(?:\s+(?:again|a\s+lot))?|thank\s+you|many\s+thanks|спасибо|дякую|danke|merci"
 # A name after the valediction on its line: capitalised words, not a sentence going on.
-_SIGNED_NAME = r"(?:\s*[,-]?\s*(?-i:[^\W\d_a-zа-яё][\w.'-]*)(?:\s+(?-i:[^\W\d_a-zа-яё][\w.'-]*)){0,2})?"
+_SIGNED_NAME = (
+    r"(?:\s*[,-]?\s*(?-i:[^\W\d_a-zа-яё][\w.'-]*)(?:\s+(?-i:[^\W\d_a-zа-яё][\w.'-]*)){0,2})?"
+)
 _VALEDICTION = re.compile(rf"^\s*(?:{_VALEDICTIONS})\s*[,.!]?{_SIGNED_NAME}\s*$", re.I)
 _THANKS_LINE = re.compile(rf"^\s*(?:{_THANKS})\s*[,.!]?{_SIGNED_NAME}\s*$", re.I)
 # A signed name alone: "-Abhishek Kona", "/John", "— Jane".
@@ -373,7 +375,7 @@ def _drop_trailing(lines: list[_Line], kept: list[int]) -> list[int]:
         if not block or (not strong and any(_VALEDICTION.match(line) for line in block)):
             # A valediction alone ("Regards, Roman") is kept: only a block signs off.
             continue
-        if all(len(line) <= 40 and not line.endswith(("?", ".", ":")) for line in block):
+        if all(len(line) <= 50 and not line.endswith(("?", ":")) for line in block):
             return kept[:pos]
     return kept
 

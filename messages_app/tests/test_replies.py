@@ -1,0 +1,210 @@
+# ruff: noqa: RUF001 (quote headers in Cyrillic and other scripts are the point of these tests)
+"""Reply extraction: one test per rule of messages_app.replies, on the project's fixtures."""
+
+from pathlib import Path
+
+import pytest
+
+from messages_app.email_parsing import parse_raw_email, split_reply
+from messages_app.replies import extract_reply
+
+EMAILS = Path(__file__).parent / "emails"
+
+
+def parse(name: str):
+    return parse_raw_email((EMAILS / name).read_bytes())
+
+
+# --- quotes and what is below them -------------------------------------------------
+
+
+def test_bottom_posted_answer_is_kept_with_the_greeting_above_the_quote():
+    email = parse("reply_bottom_posted.eml")
+    assert email.reply == (
+        'Hi,\n\nTray 2 jams, every time I print more than three pages.\nThe display says "Paper jam".'
+    )
+
+
+def test_a_quote_whose_header_is_the_first_line_is_dropped_and_the_answer_below_kept():
+    assert (
+        parse("reply_bottom_posted_header_first.eml").reply == "Only at home, never in the office."
+    )
+
+
+def test_interleaved_answers_keep_the_question_between_them():
+    assert parse("reply_interleaved.eml").reply == (
+        "A ThinkPad T14.\n\n> Since when does it fail to boot?\n\nSince Friday's update."
+    )
+
+
+def test_a_forward_keeps_the_forwarded_text():
+    email = parse("forward_without_comment.eml")
+    assert email.reply == email.body
+    assert "The licence renews on 1 December." in email.reply
+
+
+def test_text_above_a_forward_keeps_the_forward_too():
+    text = "FYI, see below.\n\n---------- Forwarded message ---------\nFrom: a@example.com\n\nOld."
+    assert extract_reply(text) == text
+
+
+# --- quote headers -----------------------------------------------------------------
+
+
+def test_a_wrapped_quote_header_is_dropped_whole():
+    assert parse("wrapped_quote_header.eml").reply == "It works again after the reboot."
+
+
+def test_text_before_a_quote_header_on_the_same_line_is_kept():
+    assert parse("header_after_text_on_one_line.eml").reply == "Fixed, thanks."
+
+
+def test_ukrainian_gmail_quote_header():
+    assert parse("reply_ukrainian.eml").reply == "Доброго дня!\n\nПринтер знову працює."
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Op 17-feb.-2026, om 13:18 heeft Jan de Vries <jan@example.nl> het volgende geschreven:",
+        "Op 13-02-2026 3:18 schreef Jan de Vries <jan@example.nl>:",
+        "Den 14 september 2026 kl. 23:24 skrev Anna Svensson <anna@example.se>:",
+        "ons 4 dec. 2026 kl. 20:42 skrev Anna Svensson <anna@example.se>:",
+        "På 14 september 2026 på 02:23:18, Ola Nordmann (ola@example.no) skrev:",
+        "Den 24. nov. 2026 kl. 10.00 skrev Peter Petersen <peter@example.dk>:",
+        "W dniu 28 stycznia 2026 01:53 użytkownik Zofia Nowak <zofia@example.pl>\nnapisał:",
+        "Dnia 28 lutego 2026 14:00 Anna Nowak <anna@example.pl> napisał(a):",
+        "Vào 14:24 8 tháng 6, 2026, Hùng Nguyễn <hung@example.vn> đã viết:",
+        "Am 18.03.2026 um 10:00 schrieb Jana Müller <jana@example.de>:",
+        "Am So., 1. Jan. 2026 um 17:22 Uhr schrieb Jana Müller <\njana@example.de>:",
+        "Le 23 janv. 2026 à 22:03, Brendan Martin <brendan@example.fr> a écrit :",
+        "El 5 mar 2026, a las 10:00, Juan Pérez <juan@example.es> escribió:",
+        "Il giorno 5 mar 2026, alle ore 10:00, Mario Rossi <mario@example.it> ha scritto:",
+        "Em 5 de mar. de 2026, às 10:00, João Silva <joao@example.pt> escreveu:",
+        "пн, 16 лист. 2026 р. о 10:15 Іван Коваль <ivan@example.ua> пише:",
+        "16.11.2026 18:02, Service Desk пишет:",
+        "20 нояб. 2026 г., в 10:15, Jane <jane@example.com> написал(а):",
+        "2026/4/7 Jane Doe <jane@example.com>",
+        "2026-10-17 11:28 GMT+03:00 Service Desk <\nsupport@example.com>:",
+        "2026年1月1日(金) 9:00 田中太郎 <taro.tanaka@example.com>:",
+        "---- Jane Doe wrote ----",
+        "On Mon, Jan 5, 2026 at 10:00 AM Jane Doe <jane@example.com> sent:",
+        "------On 12/29/2026 17:32 PM, Julius Caesar wrote-----",
+    ],
+)
+def test_quote_headers_in_many_languages_and_forms(header):
+    reply = extract_reply(f"Neue Antwort.\n\n{header}\n\n> die alte Nachricht\n> zweite Zeile\n")
+    assert reply == "Neue Antwort."
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "Von: Service Desk <support@example.com>\nGesendet: Dienstag, 25. November 2026 14:59\n"
+        "An: Jana\nBetreff: Drucker",
+        "De : Service Desk [mailto:support@example.com]\nEnvoyé : vendredi 23 janvier 2026 16:39\n"
+        "À : Camille\nObjet : Imprimante",
+        "Fra: Service Desk <support@example.com>\nSendt: 24. november 2026 09:30\nTil: Søren\n"
+        "Emne: Printer",
+        "Från: Service Desk <support@example.com>\nSkickat: den 26 augusti 2026 14:45\nTill: Leif\n"
+        "Ämne: Skrivare",
+        "Van: Service Desk <support@example.com>\nVerzonden: donderdag 9 februari 2026 13:36\n"
+        "Aan: Jan\nOnderwerp: Printer",
+        "Od: Service Desk <support@example.com>\nWysłano: środa, 1 marca 2026 12:00\nDo: Jan\n"
+        "Temat: Drukarka",
+        "Від: Service Desk <support@example.com>\nНадіслано: 16 листопада 2026 р. 17:40\n"
+        "Кому: Іван\nТема: Принтер",
+        "Date: Wed, 16 May 2026 00:15:02 -0600\nTo: jane@example.com",
+    ],
+)
+def test_header_blocks_over_unquoted_history_end_the_reply(block):
+    reply = extract_reply(f"New answer.\n\n{block}\n\nThe old message, not quoted.\n")
+    assert reply == "New answer."
+
+
+def test_a_header_block_at_the_top_is_the_mail_itself():
+    text = "From: Jan <jan@example.pl>\nSent: 1 March 2026\nSubject: Test\n\nThe printer is fine."
+    assert extract_reply(text) == text
+
+
+# --- separators and lines of dashes ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "separator_original_message.eml",
+        "separator_underscores.eml",
+        "separator_dashes_outlook_mobile.eml",
+    ],
+)
+def test_separator_lines_do_not_stay_at_the_end_of_the_reply(name):
+    reply = parse(name).reply
+    assert reply.splitlines()[-1].strip(" -_") != ""
+    assert reply in {
+        "The VPN works again, thank you.",
+        "The share opens now.",
+        "Badge works on the front door.",
+    }
+
+
+def test_a_line_of_dashes_inside_the_text_is_kept_verbatim():
+    email = parse("dash_line_in_text.eml")
+    assert email.reply == email.body
+    assert "------------------------------------- Enter Feedback Below ---" in email.reply
+    assert "fast.   The docking" in email.reply
+
+
+# --- signatures and sign-offs ------------------------------------------------------
+
+
+def test_sentences_that_start_like_sign_offs_are_kept():
+    email = parse("not_a_sign_off.eml")
+    assert email.reply == email.body
+    assert "Thanks, but the printer still leaves" in email.reply
+    assert email.reply.endswith(
+        "Sent from my desk, because the printer next to it is the broken one."
+    )
+
+
+def test_a_sign_off_block_at_the_end_is_cut():
+    assert parse("sign_off_block.eml").reply == "Hej,\n\nKortet virker nu. Tak for hjælpen."
+
+
+def test_a_valediction_alone_on_its_line_is_kept():
+    assert extract_reply("It works.\n\nRegards, Roman") == "It works.\n\nRegards, Roman"
+
+
+def test_thanks_alone_at_the_end_is_kept():
+    assert extract_reply("It works now.\n\nThanks!") == "It works now.\n\nThanks!"
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["-- \nJane Doe\nIT", "Sent from my iPhone", "Get Outlook for iOS", "-Jane", "/Jane"],
+)
+def test_signatures_at_the_end_are_cut(signature):
+    assert extract_reply(f"The badge works.\n\n{signature}") == "The badge works."
+
+
+def test_a_double_dash_inside_a_line_is_not_a_signature():
+    text = "Here is a fix -- this is not a signature.\n\nkthxbai"
+    assert extract_reply(text) == text
+
+
+def test_a_mailing_list_footer_is_cut():
+    assert parse("mailing_list_footer.eml").reply == (
+        "Hi folks\n\nWhat is the best way to clear a bucket after a test?"
+    )
+
+
+# --- whole-text fallbacks ----------------------------------------------------------
+
+
+def test_a_mail_that_is_all_quote_keeps_its_text():
+    assert split_reply("> only quoted\n> lines") == "> only quoted\n> lines"
+
+
+def test_kept_lines_are_never_rewritten():
+    text = "Line  with   spaces\t and tabs.\n   - indented bullet\n\nOn Mon, Jan 5, 2026 at 10:00 AM Jane <j@example.com> wrote:\n> old"
+    assert extract_reply(text) == "Line  with   spaces\t and tabs.\n   - indented bullet"
