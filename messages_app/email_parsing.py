@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001, RUF003 (Cyrillic quote headers are matched on purpose)
 """Pure parsing of inbound mail: no database, no settings, no Django.
 
 `parse_raw_email` turns the bytes of an RFC 822 message into a `ParsedEmail` and never

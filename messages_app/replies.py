@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 (quote headers and sign-offs in Cyrillic and other scripts on purpose)
+# ruff: noqa: RUF001, RUF003 (quote headers and sign-offs in Cyrillic and other scripts)
 """The new words of a mail: its text without quoted history, signature or list footer.
 
 Pure functions, no Django. The text is cut into lines and every line is marked:

@@ -21,7 +21,8 @@ def parse(name: str):
 def test_bottom_posted_answer_is_kept_with_the_greeting_above_the_quote():
     email = parse("reply_bottom_posted.eml")
     assert email.reply == (
-        'Hi,\n\nTray 2 jams, every time I print more than three pages.\nThe display says "Paper jam".'
+        "Hi,\n\nTray 2 jams, every time I print more than three pages.\n"
+        'The display says "Paper jam".'
     )
 
 
@@ -206,5 +207,8 @@ def test_a_mail_that_is_all_quote_keeps_its_text():
 
 
 def test_kept_lines_are_never_rewritten():
-    text = "Line  with   spaces\t and tabs.\n   - indented bullet\n\nOn Mon, Jan 5, 2026 at 10:00 AM Jane <j@example.com> wrote:\n> old"
+    text = (
+        "Line  with   spaces\t and tabs.\n   - indented bullet\n\n"
+        "On Mon, Jan 5, 2026 at 10:00 AM Jane <j@example.com> wrote:\n> old"
+    )
     assert extract_reply(text) == "Line  with   spaces\t and tabs.\n   - indented bullet"
