@@ -23,6 +23,7 @@ from email.headerregistry import HeaderRegistry
 from email.message import Message as StdMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from html import unescape
 from html.parser import HTMLParser
 
 import nh3
@@ -41,6 +42,14 @@ MAX_ATTACHMENTS = 100
 # Reply separation runs regular expressions over the text; the new text of a reply
 # is at its top, so a long tail adds cost and nothing else.
 MAX_REPLY_SCAN = 50_000
+# Parse budget. Decoding a header costs more than linear time in its encoded words, and
+# nh3 more than linear time in the nesting depth of HTML: a header is decoded from its
+# first MAX_RAW_HEADER characters (what is kept is cut to its column anyway), and HTML
+# nested deeper than MAX_HTML_DEPTH keeps its text in `body` and no sanitised copy.
+MAX_RAW_HEADER = 16_000
+MAX_HTML_DEPTH = 1_000
+# Nested quotes in HTML are marked with at most this many `>`.
+MAX_QUOTE_MARKS = 10
 
 # The headers kept on the stored message: automatic-mail markers, addressing, dates.
 KEPT_HEADERS = (
@@ -354,12 +363,12 @@ def parse_references(value: str) -> list[str]:
     found = _MESSAGE_ID.findall(value) or [
         token for token in value.replace(",", " ").split() if "@" in token
     ]
-    ids: list[str] = []
+    ids: dict[str, None] = {}  # ordered and de-duplicated in linear time
     for item in found:
         normalised = normalise_message_id(f"<{item.strip('<>')}>")
-        if normalised and normalised not in ids:
-            ids.append(normalised)
-    return ids[-100:]
+        if normalised:
+            ids.setdefault(normalised)
+    return list(ids)[-100:]
 
 
 def parse_date(value: str) -> datetime | None:
@@ -420,7 +429,7 @@ class _TextExtractor(HTMLParser):
             text = " ".join(text.split())
         if not text.strip():
             return False
-        prefix = "> " * self.quote
+        prefix = "> " * min(self.quote, MAX_QUOTE_MARKS)
         self.lines.extend(f"{prefix}{line}".rstrip() for line in text.split("\n"))
         return True
 
@@ -465,23 +474,61 @@ class _TextExtractor(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", "\n".join(self.lines)).strip()
 
 
+_UNCLOSED_BRACKET = re.compile(r"<(?=[^<>]*(?:<|\Z))")
+
+
 def html_to_text(html: str) -> str:
     """The readable text of an HTML body, paragraphs kept, quoted blocks marked with `>`."""
     if not html:
         return ""
+    if html_too_deep(html):
+        return _strip_tags(html)
     extractor = _TextExtractor()
     try:
-        extractor.feed(html)
+        # Parse budget: html.parser rescans from every "<" that no ">" closes before the
+        # next "<" (quadratic on "<a<a<a..."); such a "<" is text, so it is given as text.
+        extractor.feed(_UNCLOSED_BRACKET.sub("&lt;", html))
         extractor.close()
         return clean_text(extractor.text())
     except Exception:
         logger.debug("HTML to text failed; falling back to tag stripping", exc_info=True)
-        return clean_text(" ".join(re.sub(r"<[^>]*>", " ", html).split()))
+        return _strip_tags(html)
+
+
+def _strip_tags(html: str) -> str:
+    """The words of HTML without its tags: the fallback that costs one linear pass."""
+    return clean_text(" ".join(unescape(re.sub(r"<[^<>]*>", " ", html)).split()))
+
+
+# Tags without content, and tags HTML closes by itself: neither deepens the nesting.
+_FLAT_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"}
+    | {"source", "track", "wbr", "p", "li", "td", "th", "tr", "dt", "dd", "option"}
+)
+_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/<>]*)[^<>]*>")
+
+
+def html_too_deep(html: str, limit: int = MAX_HTML_DEPTH) -> bool:
+    """True when tags in `html` nest deeper than `limit` (one linear scan)."""
+    depth = 0
+    for match in _TAG.finditer(html):
+        if match.group(2).lower() in _FLAT_TAGS or match.group(0).endswith("/>"):
+            continue
+        if match.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > limit:
+                return True
+    return False
 
 
 def sanitise_html(html: str) -> str:
     """HTML with scripts, styles, event handlers and dangerous URLs removed (nh3)."""
     if not html or not html.strip():
+        return ""
+    if html_too_deep(html):
+        logger.info("HTML nested deeper than %d tags: kept as text only", MAX_HTML_DEPTH)
         return ""
     try:
         return clean_text(
@@ -616,6 +663,9 @@ def _header(msg: StdMessage, raw: dict[str, str], name: str) -> str:
     if value.isascii() and "=?" not in value:
         # Nothing to decode: unfolding is all policy.default would do to this value.
         return clean_text(" ".join(value.split()))
+    if len(value) > MAX_RAW_HEADER:
+        head = value[:MAX_RAW_HEADER]
+        return clean_text(_decode_words((head.rsplit(None, 1) or [""])[0]))
     try:
         return clean_text(str(msg.get(name, "")))
     except Exception:
@@ -774,6 +824,9 @@ def _sender(raw: dict[str, str]) -> tuple[str, str, str]:
         value = raw.get(name)
         if not value:
             continue
+        if len(value) > MAX_RAW_HEADER:
+            # Parse budget: the address ends the header; the rest is an over-long name.
+            value = value[-MAX_RAW_HEADER:]
         for candidate in (value, _decode_words(value)):
             try:
                 display, address = parse_address(candidate)

@@ -27,6 +27,8 @@ HEADER_MAX_CHARS = 400
 # A signature after "-- " or a sign-off is a short block; a longer one is kept.
 SIGNATURE_MAX_LINES = 8
 SIGN_OFF_MAX_LINES = 4
+# Lines dropped from the end at most; past that the rest is kept (it is not a signature).
+MAX_TAIL_DROPS = 100
 
 # "wrote" in the languages mail clients write quote headers in.
 _WROTE = (
@@ -325,7 +327,7 @@ def _choose(lines: list[_Line]) -> list[int]:
 
 def _trim_tail(lines: list[_Line], kept: list[int]) -> list[int]:
     """Drop what ends a reply but is not new: quotes, rules, signatures, sign-offs, footers."""
-    for _ in range(len(kept) + 1):
+    for _ in range(MAX_TAIL_DROPS):
         before = len(kept)
         kept = _drop_trailing(lines, kept)
         if len(kept) == before:
