@@ -174,7 +174,9 @@ def _lines(text: str) -> list[_Line]:
         position = end + 1
         if len(lines) >= MAX_LINES:
             break
-        inline = _INLINE_HEADER.search(raw) if len(raw) <= HEADER_MAX_CHARS else None
+        inline = None
+        if len(raw) <= HEADER_MAX_CHARS and raw.rstrip().endswith((":", "-")):
+            inline = _INLINE_HEADER.search(raw)
         if inline and raw[: inline.start()].strip() and not _QUOTED.match(raw):
             lines.append(_Line(start, start + inline.start(), raw[: inline.start()]))
             lines.append(_Line(start + inline.end(), end, raw[inline.end() :]))
@@ -184,7 +186,8 @@ def _lines(text: str) -> list[_Line]:
 
 
 def _is_wrote_header(window: str) -> bool:
-    if len(window) > HEADER_MAX_CHARS:
+    # Every form ends with ":", a dash frame or an address in angle brackets.
+    if len(window) > HEADER_MAX_CHARS or window.rstrip()[-1:] not in (":", "-", ">", "："):
         return False
     return bool(
         _WROTE_HEADER.match(window)
