@@ -29,7 +29,9 @@ from html.parser import HTMLParser
 import nh3
 from email_validator import EmailNotValidError, validate_email
 
-from messages_app.replies import extract_reply
+from messages_app import html_quotes
+from messages_app.html_quotes import quote_container
+from messages_app.replies import extract_reply, is_forward_marker
 
 logger = logging.getLogger(__name__)
 
@@ -412,7 +414,10 @@ _CLEAN_CONTENT_TAGS = {"script", "style", "title", "template", "noscript"}
 
 
 class _TextExtractor(HTMLParser):
-    """Collects the visible text of an HTML document; blockquotes become `> ` lines."""
+    """Collects the visible text of an HTML document; quoted history becomes `> ` lines.
+
+    Quoted history is a blockquote, or what `html_quotes.quote_container` recognises.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -421,6 +426,10 @@ class _TextExtractor(HTMLParser):
         self.skip = 0
         self.quote = 0
         self.pre = 0
+        # Everything after an Outlook reply header is the quoted message.
+        self.rest_quoted = False
+        # For each open div: the first line of the attribution it holds, or None.
+        self.divs: list[int | None] = []
 
     def _flush(self) -> bool:
         text = "".join(self.current)
@@ -429,7 +438,7 @@ class _TextExtractor(HTMLParser):
             text = " ".join(text.split())
         if not text.strip():
             return False
-        prefix = "> " * min(self.quote, MAX_QUOTE_MARKS)
+        prefix = "> " * min(self.quote + self.rest_quoted, MAX_QUOTE_MARKS)
         self.lines.extend(f"{prefix}{line}".rstrip() for line in text.split("\n"))
         return True
 
@@ -452,6 +461,19 @@ class _TextExtractor(HTMLParser):
             self._flush()
             if tag == "li":
                 self.current.append("- ")
+        container = quote_container(tag, attrs)
+        if container == html_quotes.REST and not self.skip:
+            self._gap()
+            self.rest_quoted = True
+        if tag == "div":
+            self.divs.append(len(self.lines) if container == html_quotes.ATTRIBUTION else None)
+
+    def _quote_attribution(self, start: int) -> None:
+        """Mark an attribution's lines as quoted, as its quote is; a forward's stay text."""
+        lines = self.lines[start:]
+        first = next((line for line in lines if line.strip()), "")
+        if first and not is_forward_marker(first):
+            self.lines[start:] = [f"> {line}" if line.strip() else line for line in lines]
 
     def handle_endtag(self, tag):
         if tag in _SKIP_TAGS:
@@ -464,6 +486,10 @@ class _TextExtractor(HTMLParser):
                 self.pre = max(0, self.pre - 1)
         elif tag in _LINE_TAGS:
             self._flush()
+        if tag == "div" and self.divs:
+            start = self.divs.pop()
+            if start is not None:
+                self._quote_attribution(start)
 
     def handle_data(self, data):
         if not self.skip:

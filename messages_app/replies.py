@@ -404,6 +404,11 @@ def _join(text: str, lines: list[_Line], kept: list[int]) -> str:
     return "\n\n".join(run.strip("\n").rstrip() for run in runs if run.strip()).strip()
 
 
+def is_forward_marker(line: str) -> bool:
+    """True for a line that opens a forwarded mail ("---------- Forwarded message ---")."""
+    return bool(_FORWARD.match(line))
+
+
 def extract_reply(text: str) -> str:
     """The new text of a mail (see the module docstring); `text` itself when all is quoted."""
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")

@@ -212,3 +212,25 @@ def test_kept_lines_are_never_rewritten():
         "On Mon, Jan 5, 2026 at 10:00 AM Jane <j@example.com> wrote:\n> old"
     )
     assert extract_reply(text) == "Line  with   spaces\t and tabs.\n   - indented bullet"
+
+
+# --- HTML mail, split on its own structure -----------------------------------------
+
+
+def test_gmail_html_attribution_in_an_unknown_language_goes_with_its_quote():
+    email = parse("gmail_html_reply_indonesian.eml")
+    assert email.reply == "Terima kasih, printer sudah jalan lagi."
+    assert "> Silakan nyalakan ulang printer." in email.body
+
+
+def test_outlook_web_reply_header_and_all_below_it_are_the_quote():
+    email = parse("outlook_web_reply_html_indonesian.eml")
+    assert email.reply == "Sudah beres, terima kasih."
+    assert "> Dari: Service Desk <support@example.com>" in email.body
+    assert "> Silakan nyalakan ulang printer." in email.body
+
+
+def test_gmail_html_forward_keeps_the_forwarded_text():
+    email = parse("gmail_html_forward.eml")
+    assert email.reply == email.body
+    assert "Your invoice is attached." in email.reply
