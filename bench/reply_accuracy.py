@@ -110,6 +110,15 @@ def main() -> int:
             f"{suite:<8} {counts['exact_ok']:>3}/{counts['exact_stated']:<3} {exact_rate:6.1%}"
             f" {counts['all_pass']:>4}/{counts['fixtures']:<3} {all_rate:6.1%}"
         )
+    exact_by_text: dict[str, dict[str, str]] = defaultdict(dict)
+    for fixture in fixtures:
+        text = (args.corpus / fixture["file"]).read_text("utf-8")
+        for check in fixture["checks"]:
+            if check["kind"] == "exact":
+                exact_by_text[text][fixture["file"]] = normalise(check["value"], "ws")
+    for files in exact_by_text.values():
+        if len(set(files.values())) > 1:
+            print("suites disagree on the same text: " + ", ".join(sorted(files)))
     print(f"text lost or invented: {len(lost)}")
     for line in lost:
         print(f"  {line}")
