@@ -35,7 +35,7 @@ _WROTE = (
     r"wrote|a\s+écrit|écrit|schrieb|geschrieben|geschreven|schreef|verzond|skrev|kirjoitti"
     r"|napisał(?:\(a\))?|napisała|napisal|escribió|escreveu|ha\s+scritto|scrisse|đã\s+viết"
     r"|napsal(?:\(a\))?|írta|yazdı|пишет|писал[аи]?|написал(?:\(а\)|а|и)?|пише|писав"
-    r"|написав(?:\(ла\)|ла)?"
+    r"|написав(?:\(ла\)|ла)?|pisze|pisał(?:\(a\))?|έγραψε|写道|寫道|작성|のメール"
 )
 # Words that open a quote header ("On <date>, <name> wrote:") in those languages.
 _ON = (
@@ -48,14 +48,15 @@ _DATE = r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}|\b\d{4}\b"
 # "On Tue, Apr 29, 2014 at 4:22 PM, Jane <jane@example.com> wrote:", in many languages,
 # also framed in dashes ("------On 12/29/1987, Julius wrote-----").
 _WROTE_HEADER = re.compile(
-    rf"^[\s>*-]*(?:(?:{_ON})\b.*|.*(?:{_DATE}|@).*)\b(?:{_WROTE})\s*:[\s*-]*$"
+    rf"^[\s>*-]*(?:(?:{_ON})\b.*|.*(?:{_DATE}|@).*)\b(?:{_WROTE})\s*[:：][\s*-]*$"
     rf"|^[\s>]*-+\s*(?:(?:{_ON})\b.*|.*(?:{_DATE}|@).*)\b(?:{_WROTE})\s*-+\s*$",
     re.IGNORECASE,
 )
 # "Am 1. Jan. 2023 um 17:22 schrieb John <john@example.com>:", "ons 4 dec. 2024 kl. 20:42
-# skrev Person <p@example.com>:": the verb before the name.
+# skrev Person <p@example.com>:", "John <john@example.com> kirjoitti 16.10.2023 kello
+# 17.02:": a date, an address and the verb in any order.
 _WROTE_NAME_HEADER = re.compile(
-    rf"^[\s>*-]*.*(?:{_DATE}).*\b(?:{_WROTE})\b.*@.*:\s*$",
+    rf"^(?=.*(?:{_DATE}))(?=.*@)(?=.*\b(?:{_WROTE})).*[:：]\s*$",
     re.IGNORECASE,
 )
 # "On <date>, <name> sent:" (talon's form).
@@ -66,8 +67,8 @@ _ANDROID_HEADER = re.compile(rf"^[\s>]*-{{2,}}\s*\S.{{0,150}}\b(?:{_WROTE})\s*-{
 # "пн, 16 нояб. 2026 г. в 12:15, Jane <jane@example.com>:",
 # "2022年1月1日(金) 9:00 田中太郎 <taro@example.com>:".
 _DATE_ADDRESS_HEADER = re.compile(
-    rf"^\s*\d{{2,4}}[/.-]\d{{1,2}}[/.-]\d{{1,4}}\b.*<\s*{_EMAIL}\s*>\s*:?\s*$"
-    rf"|^.*(?:{_DATE}).*[<(]\s*(?:mailto:)?{_EMAIL}\s*[>)]+\s*:\s*$",
+    rf"^\s*\d{{2,4}}[/.-]\d{{1,2}}[/.-]\d{{1,4}}\b.*<\s*{_EMAIL}\s*>(?:.{{0,30}}[:：])?\s*$"
+    rf"|^.*(?:{_DATE}).*[<(]\s*(?:mailto:)?{_EMAIL}\s*[>)]+\s*[:：]\s*$",
     re.IGNORECASE,
 )
 # Separator lines of Outlook and others: "-----Original Message-----" in many languages.
