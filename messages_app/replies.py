@@ -350,8 +350,9 @@ def _drop_trailing(lines: list[_Line], kept: list[int]) -> list[int]:
         return kept
     last = content[-1]
     text = lines[kept[last]].text
-    # Rule `trailing_quote_is_history` and `trailing_separator_is_history`.
-    if lines[kept[last]].mark in "ms" or _RULE.match(text):
+    # Rules `trailing_quote_is_history`, `trailing_separator_is_history`: a quote, a
+    # header or a forward marker with nothing new under it.
+    if lines[kept[last]].mark in "msf" or _RULE.match(text):
         return kept[:last]
     # Rule `mobile_signature`: "Sent from my iPhone" as the last line.
     if _MOBILE_SIGNATURE.match(text):
@@ -417,6 +418,10 @@ def extract_reply(text: str) -> str:
         return ""
     lines = _lines(text)
     _mark(lines)
-    kept = _trim_tail(lines, _choose(lines))
+    chosen = _choose(lines)
+    kept = _trim_tail(lines, chosen)
+    if not any(lines[k].mark == "t" and _WORD.search(lines[k].text) for k in kept):
+        # Rule `keep_when_nothing_new_is_left`: a marker alone is no reply.
+        kept = chosen
     reply = _join(text, lines, kept)
     return reply or text.strip()
