@@ -8,7 +8,7 @@ import pytest
 from messages_app.email_parsing import parse_raw_email, split_reply
 from messages_app.replies import extract_reply
 
-EMAILS = Path(__file__).parent / "emails"
+EMAILS = Path(__file__).parent / "emails" / "replies"
 
 
 def parse(name: str):
@@ -245,3 +245,11 @@ def test_outlook_web_reply_header_and_all_below_it_are_the_quote():
 
 def test_gmail_html_forward_keeps_the_forwarded_text():
     assert "Your invoice is attached." in whole_reply("gmail_html_forward.eml")
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in EMAILS.glob("*.eml")))
+def test_every_reply_is_unchanged_lines_of_its_body(name):
+    email = parse(name)
+    assert email.reply
+    for line in email.reply.split("\n"):
+        assert line in email.body
