@@ -579,7 +579,13 @@ def split_reply(text: str) -> str:
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return ""
-    return extract_reply(text[:MAX_REPLY_SCAN])
+    if len(text) <= MAX_REPLY_SCAN:
+        return extract_reply(text)
+    # Only the head is looked at, cut at a line end so that no word is cut in two.
+    head = text[:MAX_REPLY_SCAN]
+    head = head[: head.rfind("\n")] if "\n" in head.strip() else head
+    reply = extract_reply(head)
+    return text.strip() if reply == head.strip() else reply
 
 
 # ---------------------------------------------------------------------------

@@ -424,4 +424,7 @@ def extract_reply(text: str) -> str:
         # Rule `keep_when_nothing_new_is_left`: a marker alone is no reply.
         kept = chosen
     reply = _join(text, lines, kept)
-    return reply or text.strip()
+    if not reply or reply == text[: lines[-1].end].strip():
+        # Nothing cut from what was looked at: the reply is the whole text.
+        return text.strip()
+    return reply

@@ -253,3 +253,13 @@ def test_every_reply_is_unchanged_lines_of_its_body(name):
     assert email.reply
     for line in email.reply.split("\n"):
         assert line in email.body
+
+
+def test_a_long_mail_without_quotes_is_its_own_reply():
+    text = "\n".join(f"Line {n} of a long log." for n in range(10_000))
+    assert split_reply(text) == text
+
+
+def test_a_long_mail_is_cut_at_its_quote_header():
+    text = "Long log below.\n" + "log line\n" * 1_000 + "On Mon, Jan 5, 2026 Jane wrote:\n> old"
+    assert split_reply(text + "\n" + "> more\n" * 10_000) == text.split("\nOn Mon")[0]
