@@ -2,6 +2,7 @@
 
 import logging
 import random
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from .email_parsing import (
 from .models import Direction, Kind, Message
 from .notices import Notice, queue_notices, with_token
 from .outbox import queue_outbound_message
+from .subjects import normalize_subject, reply_subject
 
 
 def post_reply(
@@ -39,14 +41,30 @@ def post_reply(
         support_request = SupportRequest.objects.select_for_update().get(pk=request_id)
         if not support_request.is_open:
             raise InvalidTransitionError("A closed request cannot receive replies.")
-        subject = subject or f"Re: {support_request.subject}".strip()
+        subject = subject or reply_subject(support_request.subject)
         return queue_outbound_message(
             support_request=support_request,
             kind=Kind.OPERATOR,
             subject=with_token(subject, support_request),
-            body=body,
+            body=signed(body, operator=operator),
+            reply=body,
             operator=operator,
         )
+
+
+def signed(body: str, *, operator: Operator) -> str:
+    """The reply's text with the signature of REPLY_SIGNATURE under it ("-- " above it, so
+    mail clients and the service's own parser know where it starts)."""
+    template = settings.REPLY_SIGNATURE
+    if not template.strip():
+        return body
+    values = {"operator_name": operator.mail_name, "support_name": settings.SUPPORT_NAME}
+    # Only the known placeholders are filled in; other braces stay as they are.
+    text = re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], m[0]), template)
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return body
+    return body + ("" if body.endswith("\n") else "\n") + "\n-- \n" + "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------
@@ -395,7 +413,8 @@ def _append_counters(*, counts: dict[int, int], now) -> bool:
 def _new_request(candidate: _Candidate, *, count: int, now) -> SupportRequest:
     email = candidate.email
     return SupportRequest(
-        subject=email.subject,
+        # What the request is about, without "Re: Your request is closed: ... [#1]".
+        subject=normalize_subject(email.subject),
         requester_email=email.from_email,
         requester_name=email.from_name,
         status=Status.NEW,

@@ -99,6 +99,8 @@ class OperatorCreateSerializer(serializers.Serializer):
 
 
 @extend_schema_serializer(
+    # With split request components a class name of "TokenRequest" came out "TokenRequestRequest".
+    component_name="Login",
     examples=[
         OpenApiExample(
             "credentials",

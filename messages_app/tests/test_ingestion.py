@@ -59,8 +59,10 @@ def test_first_mail_opens_a_request_and_stores_every_field():
     assert support_request.status == Status.NEW
     assert support_request.requester_email == "jane.doe@gmail.com"
     assert support_request.requester_name == "Jane Doe"
-    assert support_request.subject == "Re: We received your request: Printer is broken [#17]"
+    # The request is about the printer; the mail keeps the subject it came with.
+    assert support_request.subject == "Printer is broken"
     message = Message.objects.get(pk=result.message_id)
+    assert message.subject == "Re: We received your request: Printer is broken [#17]"
     assert message.request_id == support_request.pk
     assert message.direction == Direction.INBOUND
     assert message.kind == Kind.REQUESTER
