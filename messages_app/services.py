@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, Count, F, PositiveIntegerField, When
 from django.utils import timezone
 
@@ -498,14 +498,21 @@ def _open_new_requests(
     for _ in range(_MAX_ATTEMPTS):
         if not pending:
             return
+        # Request numbers follow the order of the batch's items, as a reader expects.
+        in_item_order = sorted(pending, key=lambda sender: senders[sender][0].item.index)
+        ids = _reserve_request_ids(len(pending))
+        if ids is None:
+            # One writer at a time (SQLite): insert in item order, the ids follow.
+            pending = in_item_order
+        new_requests = []
+        for sender in pending:
+            new_request = _new_request(senders[sender][0], count=len(senders[sender]), now=now)
+            if ids is not None:
+                new_request.pk = ids[in_item_order.index(sender)]
+            new_requests.append(new_request)
         try:
             with transaction.atomic():
-                rows = SupportRequest.objects.bulk_create(
-                    [
-                        _new_request(senders[sender][0], count=len(senders[sender]), now=now)
-                        for sender in pending
-                    ]
-                )
+                rows = SupportRequest.objects.bulk_create(new_requests)
         except IntegrityError:
             opened = _open_requests(set(pending))
             if not opened:
@@ -520,6 +527,21 @@ def _open_new_requests(
             first.created, first.route = True, Route.NEW
         return
     raise _RouteChangedError(pending)
+
+
+def _reserve_request_ids(count: int) -> list[int] | None:
+    """On PostgreSQL, `count` new request ids from the table's sequence, ascending, so that
+    rows inserted in address order (which keeps concurrent batches from deadlocking) can
+    still be numbered in item order. None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    meta = SupportRequest._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
