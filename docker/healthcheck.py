@@ -52,7 +52,8 @@ def check_worker() -> None:
 def check_beat() -> None:
     # The settings' default when unset: var/ in the project.
     project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    schedule = _env("CELERY_BEAT_SCHEDULE_FILE", os.path.join(project, "var", "celerybeat-schedule"))
+    default = os.path.join(project, "var", "celerybeat-schedule")
+    schedule = _env("CELERY_BEAT_SCHEDULE_FILE", default)
     files = glob.glob(glob.escape(schedule) + "*")
     if not files:
         sys.exit(f"beat has not written {schedule} yet")

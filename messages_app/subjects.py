@@ -20,7 +20,7 @@ from .delivery import clean_header_value
 _PREFIX = re.compile(
     r"^\s*(?:re|fwd?|aw|wg|sv|vs|antw|doorst|tr|rif|odp|pd|rv|enc|res|"
     r"ответ|отв|пересл|переслано|на)"
-    r"\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*",
+    r"\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:\uff1a]\s*",
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"\s*\[#\d{1,18}\]\s*")

@@ -38,9 +38,9 @@ class OperatorCreationForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["name"].required = False
-        self.fields["name"].help_text = (
-            "Shown to requesters. Empty: the user's full name, else the username."
-        )
+        self.fields[
+            "name"
+        ].help_text = "Shown to requesters. Empty: the user's full name, else the username."
 
     def clean_username(self):
         username = self.cleaned_data["username"].strip()
@@ -58,8 +58,10 @@ class OperatorCreationForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("existing_user") and not cleaned.get("username") and not (
-            self.has_error("username")
+        if (
+            not cleaned.get("existing_user")
+            and not cleaned.get("username")
+            and not (self.has_error("username"))
         ):
             self.add_error("username", "Choose an existing user or enter a username.")
         return cleaned

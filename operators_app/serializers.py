@@ -107,7 +107,7 @@ class OperatorCreateSerializer(serializers.Serializer):
             value={"username": "alice", "password": "a-long-unguessable-passphrase"},
             request_only=True,
         )
-    ]
+    ],
 )
 class TokenRequestSerializer(serializers.Serializer):
     """A username and password."""

@@ -21,9 +21,10 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 # An empty READ_DOT_ENV keeps the default (read it), like every other variable.
-if os.environ.get("READ_DOT_ENV", "").strip().lower() not in ("false", "0", "no", "off") and (
-    BASE_DIR / ".env"
-).is_file():
+if (
+    os.environ.get("READ_DOT_ENV", "").strip().lower() not in ("false", "0", "no", "off")
+    and (BASE_DIR / ".env").is_file()
+):
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # An empty variable means "not set": a copied, unedited .env.sample keeps every default.
 env.ENVIRON = {name: value for name, value in os.environ.items() if value != ""}
@@ -361,8 +362,8 @@ AUTO_REPLY_LIMIT_PER_HOUR = env.int("AUTO_REPLY_LIMIT_PER_HOUR", default=5)
 # The signature under every operator reply ("-- " goes above it); `{operator_name}` and
 # `{support_name}` are filled in, `\n` starts a line; `off`: no signature.
 REPLY_SIGNATURE = env.str("REPLY_SIGNATURE", default="{operator_name}\n{support_name}")
-REPLY_SIGNATURE = "" if REPLY_SIGNATURE.strip().lower() == "off" else REPLY_SIGNATURE.replace(
-    "\\n", "\n"
+REPLY_SIGNATURE = (
+    "" if REPLY_SIGNATURE.strip().lower() == "off" else REPLY_SIGNATURE.replace("\\n", "\n")
 )
 # Outbound delivery: attempts before a message is marked failed.
 OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=8)

@@ -9,4 +9,4 @@ import os
 
 os.environ["READ_DOT_ENV"] = "false"
 
-from .settings import *  # noqa: E402, F403
+from .settings import *  # noqa: F403
