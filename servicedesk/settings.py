@@ -287,6 +287,7 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILE", default=str(VAR_DIR / "celerybeat-schedule")
 )
+CELERY_BEAT_SCHEDULER = "servicedesk.celery:PersistentScheduler"
 
 # CACHES
 # ------------------------------------------------------------------------------

@@ -163,8 +163,6 @@ def test_an_unedited_copy_of_env_sample_keeps_the_embedded_defaults():
 def test_the_suite_and_every_process_it_starts_ignore_a_developers_env_file():
     """A local `.env` (its database, broker, admin) must change nothing in tests: the suite
     runs on settings_for_tests, which turns READ_DOT_ENV off for its children too."""
-    from django.conf import settings
-
     child = subprocess.run(
         [sys.executable, "-c", "import os; print(os.environ['READ_DOT_ENV'])"],
         capture_output=True,
@@ -173,6 +171,6 @@ def test_the_suite_and_every_process_it_starts_ignore_a_developers_env_file():
         check=True,
     )
 
-    assert settings.SETTINGS_MODULE == "servicedesk.settings_for_tests"
+    assert os.environ["DJANGO_SETTINGS_MODULE"] == "servicedesk.settings_for_tests"
     assert os.environ["READ_DOT_ENV"] == "false"
     assert child.stdout.strip() == "false"
