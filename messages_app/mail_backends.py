@@ -11,6 +11,13 @@ class EmlFileBackend(filebased.EmailBackend):
     """Django's file backend, but each mail in its own `.eml` file that a mail client opens
     (Django's appends every mail of a connection to one `.log` file, with separators)."""
 
+    def open(self):
+        # Each mail opens its own file; no stream (nor Django's empty `.log`) per connection.
+        return False
+
+    def close(self):
+        pass
+
     def send_messages(self, email_messages):
         sent = 0
         for message in email_messages:

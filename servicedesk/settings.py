@@ -244,7 +244,8 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # CELERY
 # ------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The in-memory broker with a host name: without one kombu warns on every task.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 # Without a broker, tasks run in the calling process right after the transaction
 # commits: the laptop setup needs no worker.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

@@ -70,7 +70,8 @@ def test_the_file_backend_writes_one_eml_file_per_mail(tmp_path):
         for n in range(2)
     ]
 
-    assert connection.send_messages(mails) == 2
+    with connection:
+        assert connection.send_messages(mails) == 2
 
     files = sorted(tmp_path.iterdir())
     assert [path.suffix for path in files] == [".eml", ".eml"]
