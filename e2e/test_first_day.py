@@ -47,6 +47,13 @@ def _base_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 120):
+    """Run a command to completion, its output captured; the caller checks the outcome."""
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def _sample_values(clone: Path) -> dict[str, str]:
     """The env file's variables as compose's `env_file` passes them: every `KEY=VALUE` line,
     empty values included."""
@@ -108,14 +115,10 @@ def test_the_quick_start_and_the_tour_work_as_written(clone, processes, tmp_path
     assert f"Admin: {base}/admin/" in log[banner:]
     assert log.count("Watching for file changes") == 1
 
-    sent = subprocess.run(
+    sent = _run(
         [str(VENV / "bin" / "python"), "manage.py", "send_test_mail", "--url", base],
         cwd=clone,
         env=_base_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
     assert sent.returncode == 0, sent.stdout + sent.stderr
     request_id = int(re.search(r"created request #(\d+)", sent.stdout)[1])
@@ -157,7 +160,7 @@ def test_make_test_ignores_a_local_env_file(clone, tmp_path):
             "SUPPORT_EMAIL=not-the-default@example.org\n"
         )
 
-    result = subprocess.run(
+    result = _run(
         [
             "make",
             "test",
@@ -167,10 +170,7 @@ def test_make_test_ignores_a_local_env_file(clone, tmp_path):
         ],
         cwd=clone,
         env=_base_env(),
-        capture_output=True,
-        text=True,
         timeout=600,
-        check=False,
     )
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -237,42 +237,15 @@ def test_web_worker_and_beat_start_with_the_sample_values_as_compose_passes_them
         assert ready.status == 200, ready.body
 
         def pinged() -> bool:
-            result = subprocess.run(
-                [
-                    "sh",
-                    entrypoint,
-                    "celery",
-                    "--app",
-                    "servicedesk",
-                    "inspect",
-                    "ping",
-                    "--destination",
-                    node,
-                    "--timeout",
-                    "5",
-                ],
-                cwd=clone,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            ping = ["celery", "--app", "servicedesk", "inspect", "ping", "--destination", node]
+            result = _run(["sh", entrypoint, *ping, "--timeout", "5"], cwd=clone, env=env)
             return result.returncode == 0 and "pong" in result.stdout
 
         wait_until(pinged, timeout=120, interval=2, message="the worker to answer a ping")
 
         def beat_healthy() -> bool:
-            result = subprocess.run(
-                ["sh", entrypoint, "python", "docker/healthcheck.py", "beat"],
-                cwd=clone,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            return result.returncode == 0
+            check = ["sh", entrypoint, "python", "docker/healthcheck.py", "beat"]
+            return _run(check, cwd=clone, env=env).returncode == 0
 
         wait_until(beat_healthy, timeout=120, interval=1, message="beat's schedule file")
         # Under var/, never in the repository's root.

@@ -52,7 +52,6 @@ def _use_django_logging(**kwargs):
     logging.config.dictConfig(settings.LOGGING)
 
 
-
 class PersistentScheduler(beat.PersistentScheduler):
     """Celery's file-backed beat scheduler, creating the schedule file's directory (var/ by
     default, which a fresh checkout lacks) before it opens the file."""

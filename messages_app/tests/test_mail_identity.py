@@ -78,4 +78,3 @@ def test_the_file_backend_writes_one_eml_file_per_mail(tmp_path):
     parsed = [message_from_bytes(path.read_bytes(), policy=policy.default) for path in files]
     assert sorted(mail["Subject"] for mail in parsed) == ["Subject 0", "Subject 1"]
     assert {mail.get_content().strip() for mail in parsed} == {"Body 0", "Body 1"}
-
