@@ -504,11 +504,11 @@ def _open_new_requests(
         if ids is None:
             # One writer at a time (SQLite): insert in item order, the ids follow.
             pending = in_item_order
+        reserved = dict(zip(in_item_order, ids or [], strict=False))
         new_requests = []
         for sender in pending:
             new_request = _new_request(senders[sender][0], count=len(senders[sender]), now=now)
-            if ids is not None:
-                new_request.pk = ids[in_item_order.index(sender)]
+            new_request.pk = reserved.get(sender)
             new_requests.append(new_request)
         try:
             with transaction.atomic():
