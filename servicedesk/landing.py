@@ -15,6 +15,5 @@ def landing(request):
             "support_name": settings.SUPPORT_NAME,
             "support_email": settings.SUPPORT_EMAIL,
             "admin_url": f"/{settings.ADMIN_URL}",
-            "webhook_ready": bool(settings.INBOUND_WEBHOOK_SECRET),
         },
     )
