@@ -344,7 +344,7 @@ function fail_(run, item, error) {
   var id = message.getId();
   var failure = run.failures[id] || { runs: 0, date: Math.floor(item.entry.date.getTime() / 1000) };
   failure.runs += 1;
-  failure.error = String(error).slice(0, 200);
+  failure.error = String(error).slice(0, 100);
   run.failures[id] = failure;
   run.summary.refused.push(id);
   if (failure.runs < SERVICEDESK.MAX_FAILED_RUNS) {

@@ -323,6 +323,14 @@ function assertRequestsFit(received, cap = 48 * MiB) {
   }
 }
 
+/** Code.gs over `mailbox`, posting to `webhook`. */
+function forwarder(webhook, mailbox, properties = {}) {
+  return loadScript({
+    mailbox,
+    properties: { WEBHOOK_URL: webhook.url, WEBHOOK_SECRET: SECRET, ...properties },
+  });
+}
+
 describe('forwardNewMail with large mail', () => {
   test('a 40 MB mail goes in the field form, its attachments listed as omitted; the mail around it arrives in order', async () => {
     const webhook = await startFakeWebhook({ secret: SECRET });
@@ -337,10 +345,7 @@ describe('forwardNewMail with large mail', () => {
         { id: 'big', mail: big },
         { id: 'after', fixture: 'gmail_reply_ru.eml' },
       ]);
-      const world = loadScript({
-        mailbox,
-        properties: { WEBHOOK_URL: webhook.url, WEBHOOK_SECRET: SECRET },
-      });
+      const world = forwarder(webhook, mailbox);
 
       const summary = world.script.forwardNewMail();
 
@@ -391,10 +396,7 @@ describe('forwardNewMail with large mail', () => {
       }
       mails.push({ id: 'last', fixture: 'html_only.eml' });
       const mailbox = mailboxOf(mails);
-      const world = loadScript({
-        mailbox,
-        properties: { WEBHOOK_URL: webhook.url, WEBHOOK_SECRET: SECRET },
-      });
+      const world = forwarder(webhook, mailbox);
 
       const summary = world.script.forwardNewMail();
 
@@ -436,10 +438,7 @@ describe('forwardNewMail with large mail', () => {
       }
       mails.splice(6, 0, { id: 'too-big-raw', mail: sizedMail('Photo', 2 * MB) });
       const mailbox = mailboxOf(mails);
-      const world = loadScript({
-        mailbox,
-        properties: { WEBHOOK_URL: webhook.url, WEBHOOK_SECRET: SECRET },
-      });
+      const world = forwarder(webhook, mailbox);
 
       const summary = world.script.forwardNewMail();
 
@@ -474,10 +473,7 @@ describe('forwardNewMail with large mail', () => {
         { id: 'c', fixture: 'new_request.eml', threadId: 'thread-a' },
         { id: 'd', fixture: 'html_only.eml' },
       ]);
-      const world = loadScript({
-        mailbox,
-        properties: { WEBHOOK_URL: webhook.url, WEBHOOK_SECRET: SECRET },
-      });
+      const world = forwarder(webhook, mailbox);
       const refusedDate = String(
         Math.floor(mailbox.messages().find((m) => m.id === 'refused').date / 1000)
       );
@@ -533,10 +529,7 @@ describe('forwardNewMail with large mail', () => {
         { id: 'wall', mail: wall },
         { id: 'b', fixture: 'html_only.eml' },
       ]);
-      const world = loadScript({
-        mailbox,
-        properties: { WEBHOOK_URL: webhook.url, WEBHOOK_SECRET: SECRET },
-      });
+      const world = forwarder(webhook, mailbox);
 
       const runs = [1, 2, 3].map(() => world.script.forwardNewMail());
 
@@ -567,10 +560,7 @@ describe('forwardNewMail with large mail', () => {
         { id: 'a', fixture: 'new_request.eml' },
         { id: 'b', fixture: 'html_only.eml' },
       ]);
-      const world = loadScript({
-        mailbox,
-        properties: { WEBHOOK_URL: webhook.url, WEBHOOK_SECRET: SECRET },
-      });
+      const world = forwarder(webhook, mailbox);
       for (let run = 1; run <= 5; run++) {
         const summary = world.script.forwardNewMail();
         assert.equal(summary.failed, true);
@@ -602,14 +592,9 @@ describe('forwardNewMail with large mail', () => {
         { id: 'b', mail: sizedMail('Two', 25 * 1000) },
         { id: 'c', mail: sizedMail('Three', 25 * 1000) },
       ]);
-      const world = loadScript({
-        mailbox,
-        properties: {
-          WEBHOOK_URL: webhook.url,
-          WEBHOOK_SECRET: SECRET,
-          RAW_LIMIT_BYTES: '50000',
-          MAX_BATCH_BYTES: '40000',
-        },
+      const world = forwarder(webhook, mailbox, {
+        RAW_LIMIT_BYTES: '50000',
+        MAX_BATCH_BYTES: '40000',
       });
 
       world.script.forwardNewMail();

@@ -434,8 +434,20 @@ function fixtureMailbox({ endMs = Date.now(), spacingMs = 60 * 1000, prefix = 'g
   return mailbox;
 }
 
+/** WEBHOOK_URL and WEBHOOK_SECRET from the environment, for the replay scripts. */
+function liveWebhook() {
+  const url = process.env.WEBHOOK_URL;
+  const secret = process.env.WEBHOOK_SECRET;
+  if (!url || !secret) {
+    console.error('Set WEBHOOK_URL and WEBHOOK_SECRET.');
+    process.exit(2);
+  }
+  return { WEBHOOK_URL: url, WEBHOOK_SECRET: secret };
+}
+
 module.exports = {
   FIXTURES,
+  liveWebhook,
   Mailbox,
   buildMail,
   fixtureMailbox,

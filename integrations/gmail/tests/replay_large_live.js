@@ -6,14 +6,9 @@
 //     node integrations/gmail/tests/replay_large_live.js
 'use strict';
 
-const { Mailbox, buildMail, loadScript } = require('./harness');
+const { Mailbox, buildMail, liveWebhook, loadScript } = require('./harness');
 
-const url = process.env.WEBHOOK_URL;
-const secret = process.env.WEBHOOK_SECRET;
-if (!url || !secret) {
-  console.error('Set WEBHOOK_URL and WEBHOOK_SECRET.');
-  process.exit(2);
-}
+const properties = liveWebhook();
 
 const MB = 1000 * 1000;
 const MINUTE = 60 * 1000;
@@ -53,7 +48,7 @@ add('refused', 20, {
 add('after', 19, { mail: sizedMail('after', 'After Refused', 2000) });
 add('last', 18, { fixture: 'html_only.eml' });
 
-const world = loadScript({ mailbox, properties: { WEBHOOK_URL: url, WEBHOOK_SECRET: secret } });
+const world = loadScript({ mailbox, properties });
 // Record which mails each request carried, in which form.
 const posts = [];
 const fetch = world.script.UrlFetchApp.fetch;

@@ -29,6 +29,24 @@ def node() -> str:
     return path
 
 
+def replay(node: str, script: str, live_server) -> dict:
+    """Run a replay script of tests/ against the live service; its JSON report."""
+    result = subprocess.run(
+        [node, str(TESTS / script)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={
+            **os.environ,
+            "WEBHOOK_URL": f"{live_server.url}/api/v1/inbound/emails/",
+            "WEBHOOK_SECRET": SECRET,
+        },
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout)
+
+
 def test_node_suite_of_the_script_passes(node):
     result = subprocess.run(
         [node, "--test", str(TESTS / "forward.test.js")],
@@ -45,20 +63,7 @@ def test_script_forwards_the_fixture_mailbox_to_the_live_service_exactly_once(
     node, live_server, settings
 ):
     settings.INBOUND_WEBHOOK_SECRET = SECRET
-    result = subprocess.run(
-        [node, str(TESTS / "replay_live.js")],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env={
-            **os.environ,
-            "WEBHOOK_URL": f"{live_server.url}/api/v1/inbound/emails/",
-            "WEBHOOK_SECRET": SECRET,
-        },
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = replay(node, "replay_live.js", live_server)
     mailbox = report["messages"]
     fixtures = {m["fixture"]: m["id"] for m in mailbox}
 
@@ -131,20 +136,7 @@ def test_large_mail_never_holds_up_the_mailbox_on_the_live_service(node, live_se
     settings.INBOUND_WEBHOOK_SECRET = SECRET
     settings.INBOUND_MAX_BODY_BYTES = 25 * MiB
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 26 * MiB
-    result = subprocess.run(
-        [node, str(TESTS / "replay_large_live.js")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={
-            **os.environ,
-            "WEBHOOK_URL": f"{live_server.url}/api/v1/inbound/emails/",
-            "WEBHOOK_SECRET": SECRET,
-        },
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    report = json.loads(result.stdout)
+    report = replay(node, "replay_large_live.js", live_server)
     order = report["order"]
     expected = [name for name in order if name != "refused"]
     assert report["sizes"]["big"] > 39_990_000
