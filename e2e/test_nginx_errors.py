@@ -7,12 +7,10 @@ and pass the app's answers through untouched. The TLS example must load in this 
 """
 
 import json
-import os
 import re
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +20,7 @@ import pytest
 
 from e2e.conftest import require_binaries
 from e2e.support import REPO_ROOT, ManagedProcess, free_port, http
+from e2e.test_production_shape import _nginx
 
 pytestmark = pytest.mark.e2e
 
@@ -35,35 +34,28 @@ def _nginx_binary() -> str:
     return binary
 
 
-def _render(prefix: Path, *, upstream_port: int, listen_port: int) -> Path:
-    """The standalone config, with proxy timeouts cut to a second so a 504 comes quickly."""
-    prefix.mkdir(parents=True, exist_ok=True)
-    static_root = prefix / "static"
-    static_root.mkdir(exist_ok=True)
-    config = prefix / "nginx.conf"
-    command = [
-        sys.executable,
-        str(REPO_ROOT / "nginx" / "render.py"),
-        "--upstream",
-        f"127.0.0.1:{upstream_port}",
-        "--listen",
-        f"127.0.0.1:{listen_port}",
-        "--static-root",
-        str(static_root),
-        "--standalone",
-        "--prefix",
-        str(prefix),
-        "--output",
-        str(config),
-    ]
-    if os.geteuid() == 0:
-        # Workers as root can write the body buffers under pytest's private temp directory.
-        command += ["--user", "root"]
-    subprocess.run(command, check=True, timeout=30)
+def _configured(tmp: Path, *, upstream_port: int) -> ManagedProcess:
+    """nginx on the rendered config (checked by `nginx -t`), not started; proxy timeouts
+    cut to a second so that a 504 comes quickly."""
+    static_root = tmp / "static"
+    static_root.mkdir()
+    nginx = _nginx(tmp, upstream_port=upstream_port, static_root=static_root)
+    config = nginx.cwd / "nginx.conf"
     text = config.read_text()
     assert text.count("proxy_read_timeout 60s;") == 1
     config.write_text(text.replace("proxy_read_timeout 60s;", "proxy_read_timeout 1s;"))
-    return config
+    return nginx
+
+
+def _check(config: Path) -> None:
+    checked = subprocess.run(
+        [_nginx_binary(), "-t", "-c", str(config), "-p", str(config.parent)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
 
 
 class _Upstream(BaseHTTPRequestHandler):
@@ -98,34 +90,15 @@ class _Upstream(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def proxy(tmp_path, processes):
-    binary = _nginx_binary()
+    _nginx_binary()
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     upstream.daemon_threads = True
     thread = threading.Thread(target=upstream.serve_forever, daemon=True)
     thread.start()
-    port = free_port()
-    prefix = tmp_path / "nginx"
-    config = _render(prefix, upstream_port=upstream.server_address[1], listen_port=port)
-    checked = subprocess.run(
-        [binary, "-t", "-c", str(config), "-p", str(prefix)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stderr
-    nginx = processes.add(
-        ManagedProcess(
-            "nginx",
-            [binary, "-c", str(config), "-p", str(prefix), "-g", "daemon off;"],
-            dict(os.environ),
-            prefix,
-            tmp_path / "nginx.log",
-            port,
-        )
-    )
+    nginx = processes.add(_configured(tmp_path, upstream_port=upstream.server_address[1]))
+    _check(nginx.cwd / "nginx.conf")
     nginx.start(timeout=30)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{nginx.port}"
     upstream.shutdown()
     upstream.server_close()
 
@@ -215,10 +188,9 @@ def test_pages_outside_the_api_keep_nginx_html_errors(proxy):
 
 
 def test_the_tls_example_loads_in_this_nginx(tmp_path):
-    binary = _nginx_binary()
+    _nginx_binary()
     require_binaries("openssl")
-    prefix = tmp_path / "nginx"
-    config = _render(prefix, upstream_port=free_port(), listen_port=free_port())
+    prefix = _configured(tmp_path, upstream_port=free_port()).cwd
     snippets = prefix / "servicedesk.d"
     certs = prefix / "certs"
     snippets.mkdir()
@@ -253,21 +225,15 @@ def test_the_tls_example_loads_in_this_nginx(tmp_path):
             "listen 443 ", f"listen 127.0.0.1:{free_port()} "
         )
     )
+    config = prefix / "nginx.conf"
     text = config.read_text()
     assert "include /etc/nginx/servicedesk.d/*.conf;" in text
     config.write_text(
         text.replace("include /etc/nginx/servicedesk.d/*.conf;", f"include {snippets}/*.conf;")
     )
 
-    checked = subprocess.run(
-        [binary, "-t", "-c", str(config), "-p", str(prefix)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    _check(config)
 
-    assert checked.returncode == 0, checked.stderr
     assert not re.search(r"^\s*http2\s+on", example, re.MULTILINE)
     assert "--env-file .env restart nginx" in example
 
