@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001, RUF003 (Cyrillic quote headers are matched on purpose)
 """Pure parsing of inbound mail: no database, no settings, no Django.
 
 `parse_raw_email` turns the bytes of an RFC 822 message into a `ParsedEmail` and never
@@ -24,11 +23,15 @@ from email.headerregistry import HeaderRegistry
 from email.message import Message as StdMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from html import unescape
 from html.parser import HTMLParser
 
 import nh3
 from email_validator import EmailNotValidError, validate_email
-from mailparser_reply.parser import EmailMessage as ReplyMessage
+
+from messages_app import html_quotes
+from messages_app.html_quotes import quote_container
+from messages_app.replies import extract_reply, is_forward_marker
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,14 @@ MAX_ATTACHMENTS = 100
 # Reply separation runs regular expressions over the text; the new text of a reply
 # is at its top, so a long tail adds cost and nothing else.
 MAX_REPLY_SCAN = 50_000
+# Parse budget. Decoding a header costs more than linear time in its encoded words, and
+# nh3 more than linear time in the nesting depth of HTML: a header is decoded from its
+# first MAX_RAW_HEADER characters (what is kept is cut to its column anyway), and HTML
+# nested deeper than MAX_HTML_DEPTH keeps its text in `body` and no sanitised copy.
+MAX_RAW_HEADER = 16_000
+MAX_HTML_DEPTH = 1_000
+# Nested quotes in HTML are marked with at most this many `>`.
+MAX_QUOTE_MARKS = 10
 
 # The headers kept on the stored message: automatic-mail markers, addressing, dates.
 KEPT_HEADERS = (
@@ -354,12 +365,12 @@ def parse_references(value: str) -> list[str]:
     found = _MESSAGE_ID.findall(value) or [
         token for token in value.replace(",", " ").split() if "@" in token
     ]
-    ids: list[str] = []
+    ids: dict[str, None] = {}  # ordered and de-duplicated in linear time
     for item in found:
         normalised = normalise_message_id(f"<{item.strip('<>')}>")
-        if normalised and normalised not in ids:
-            ids.append(normalised)
-    return ids[-100:]
+        if normalised:
+            ids.setdefault(normalised)
+    return list(ids)[-100:]
 
 
 def parse_date(value: str) -> datetime | None:
@@ -403,7 +414,10 @@ _CLEAN_CONTENT_TAGS = {"script", "style", "title", "template", "noscript"}
 
 
 class _TextExtractor(HTMLParser):
-    """Collects the visible text of an HTML document; blockquotes become `> ` lines."""
+    """Collects the visible text of an HTML document; quoted history becomes `> ` lines.
+
+    Quoted history is a blockquote, or what `html_quotes.quote_container` recognises.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -412,6 +426,10 @@ class _TextExtractor(HTMLParser):
         self.skip = 0
         self.quote = 0
         self.pre = 0
+        # Everything after an Outlook reply header is the quoted message.
+        self.rest_quoted = False
+        # For each open div: the first line of the attribution it holds, or None.
+        self.divs: list[int | None] = []
 
     def _flush(self) -> bool:
         text = "".join(self.current)
@@ -420,7 +438,7 @@ class _TextExtractor(HTMLParser):
             text = " ".join(text.split())
         if not text.strip():
             return False
-        prefix = "> " * self.quote
+        prefix = "> " * min(self.quote + self.rest_quoted, MAX_QUOTE_MARKS)
         self.lines.extend(f"{prefix}{line}".rstrip() for line in text.split("\n"))
         return True
 
@@ -443,6 +461,19 @@ class _TextExtractor(HTMLParser):
             self._flush()
             if tag == "li":
                 self.current.append("- ")
+        container = quote_container(tag, attrs)
+        if container == html_quotes.REST and not self.skip:
+            self._gap()
+            self.rest_quoted = True
+        if tag == "div":
+            self.divs.append(len(self.lines) if container == html_quotes.ATTRIBUTION else None)
+
+    def _quote_attribution(self, start: int) -> None:
+        """Mark an attribution's lines as quoted, as its quote is; a forward's stay text."""
+        lines = self.lines[start:]
+        first = next((line for line in lines if line.strip()), "")
+        if first and not is_forward_marker(first):
+            self.lines[start:] = [f"> {line}" if line.strip() else line for line in lines]
 
     def handle_endtag(self, tag):
         if tag in _SKIP_TAGS:
@@ -455,6 +486,10 @@ class _TextExtractor(HTMLParser):
                 self.pre = max(0, self.pre - 1)
         elif tag in _LINE_TAGS:
             self._flush()
+        if tag == "div" and self.divs:
+            start = self.divs.pop()
+            if start is not None:
+                self._quote_attribution(start)
 
     def handle_data(self, data):
         if not self.skip:
@@ -465,23 +500,61 @@ class _TextExtractor(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", "\n".join(self.lines)).strip()
 
 
+_UNCLOSED_BRACKET = re.compile(r"<(?=[^<>]*(?:<|\Z))")
+
+
 def html_to_text(html: str) -> str:
     """The readable text of an HTML body, paragraphs kept, quoted blocks marked with `>`."""
     if not html:
         return ""
+    if html_too_deep(html):
+        return _strip_tags(html)
     extractor = _TextExtractor()
     try:
-        extractor.feed(html)
+        # Parse budget: html.parser rescans from every "<" that no ">" closes before the
+        # next "<" (quadratic on "<a<a<a..."); such a "<" is text, so it is given as text.
+        extractor.feed(_UNCLOSED_BRACKET.sub("&lt;", html))
         extractor.close()
         return clean_text(extractor.text())
     except Exception:
         logger.debug("HTML to text failed; falling back to tag stripping", exc_info=True)
-        return clean_text(" ".join(re.sub(r"<[^>]*>", " ", html).split()))
+        return _strip_tags(html)
+
+
+def _strip_tags(html: str) -> str:
+    """The words of HTML without its tags: the fallback that costs one linear pass."""
+    return clean_text(" ".join(unescape(re.sub(r"<[^<>]*>", " ", html)).split()))
+
+
+# Tags without content, and tags HTML closes by itself: neither deepens the nesting.
+_FLAT_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"}
+    | {"source", "track", "wbr", "p", "li", "td", "th", "tr", "dt", "dd", "option"}
+)
+_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/<>]*)[^<>]*>")
+
+
+def html_too_deep(html: str, limit: int = MAX_HTML_DEPTH) -> bool:
+    """True when tags in `html` nest deeper than `limit` (one linear scan)."""
+    depth = 0
+    for match in _TAG.finditer(html):
+        if match.group(2).lower() in _FLAT_TAGS or match.group(0).endswith("/>"):
+            continue
+        if match.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > limit:
+                return True
+    return False
 
 
 def sanitise_html(html: str) -> str:
     """HTML with scripts, styles, event handlers and dangerous URLs removed (nh3)."""
     if not html or not html.strip():
+        return ""
+    if html_too_deep(html):
+        logger.info("HTML nested deeper than %d tags: kept as text only", MAX_HTML_DEPTH)
         return ""
     try:
         return clean_text(
@@ -496,94 +569,23 @@ def sanitise_html(html: str) -> str:
 # Reply separation
 # ---------------------------------------------------------------------------
 
-_REPLY_LANGUAGES = ("en", "de", "fr", "es")
-# Quote headers mail-parser-reply does not know: Russian clients (Gmail, Outlook,
-# Thunderbird, Apple Mail, Yandex, Mail.ru), forwarded/original-message separators,
-# and a generic "On ... wrote:" as a second line of defence.
-_QUOTE_HEADER = re.compile(
-    r"|".join(
-        [
-            # Gmail ru: "пн, 20 нояб. 2026 г. в 10:15, Jane Doe <jane@example.com>:"
-            r"^[^\n]{0,80}\d{4}\s*г\.?,?\s+в\s+\d{1,2}:\d{2}[^\n]{0,250}:[ \t]*$",
-            # Thunderbird, Yandex, Mail.ru, Apple Mail ru: "... пишет:", "... написал(а):"
-            r"^[^\n]{0,250}\b(?:пишет|писал[аи]?|написал(?:\(а\)|а|и)?)[ \t]*:[ \t]*$",
-            # Outlook ru: "От: ...", then "Отправлено:"/"Дата:"/"Кому:"/"Тема:" within 4 lines
-            r"^[ \t>*]*От:[ \t*]*[^\n]*\n(?:[^\n]*\n){0,3}?[ \t>*]*"
-            r"(?:Отправлено|Дата|Кому|Тема|Копия):",
-            r"^[ \t>]*-{2,}[ \t]*(?:Исходное сообщение|Пересылаемое сообщение|"
-            r"Перенаправленное сообщение|Original Message|Forwarded message)[ \t]*-{2,}[ \t]*$",
-            r"^[ \t>]*(?:Begin forwarded message|Начало переадресованного сообщения):[ \t]*$",
-            r"^[^\n]{0,250}\bwrote:[ \t]*$",
-            r"^[ \t>*]*From:[ \t*]*[^\n]*\n(?:[^\n]*\n){0,3}?[ \t>*]*(?:Sent|Date|To|Subject):",
-        ]
-    ),
-    re.MULTILINE | re.IGNORECASE,
-)
-_SIGNATURE = re.compile(
-    r"^(?:-- ?|С уважением,?|С наилучшими пожеланиями,?|Отправлено с (?:моего )?\w+"
-    r"|Отправлено из [^\n]+|Sent from my [^\n]+|Get Outlook for [^\n]+)[ \t]*$",
-    re.MULTILINE | re.IGNORECASE,
-)
-_TRAILING_QUOTE = re.compile(r"(?:^>[^\n]*(?:\n|$)|^[ \t]*(?:\n|$))+\Z", re.MULTILINE)
-
-
-def _cut_quoted(text: str) -> str:
-    """The text above the first quote header, trailing `>` block or signature delimiter."""
-    cut = len(text)
-    for pattern in (_QUOTE_HEADER, _SIGNATURE):
-        for match in pattern.finditer(text):
-            if text[: match.start()].strip():
-                cut = min(cut, match.start())
-                break
-    quote = _TRAILING_QUOTE.search(text)
-    if quote and text[: quote.start()].strip():
-        cut = min(cut, quote.start())
-    return text[:cut]
-
-
-@functools.cache
-def _reply_patterns() -> dict:
-    """mail-parser-reply's patterns, compiled once instead of per message."""
-    template = ReplyMessage(text="", languages=list(_REPLY_LANGUAGES), keep_hyphen_lists=True)
-    return {
-        "_header_regex": template.HEADER_REGEX,
-        "_disclaimers_regex": template.DISCLAIMERS_REGEX,
-        "_signature_regex": template.SIGNATURE_REGEX,
-    }
-
-
-def _library_reply(text: str) -> str:
-    message = ReplyMessage(
-        text=text,
-        languages=list(_REPLY_LANGUAGES),
-        keep_hyphen_lists=True,
-        **_reply_patterns(),
-    )
-    message.read()
-    if not message.replies:
-        return ""
-    return message.replies[0].body
-
 
 def split_reply(text: str) -> str:
-    """The new text of a mail without quoted history and signature; the text itself if none."""
+    """The new text of a mail without quoted history and signature; the text itself if none.
+
+    The rules live in `messages_app.replies`; the reply is made of verbatim slices of the
+    text, so it never holds a word the body lacks.
+    """
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return ""
+    if len(text) <= MAX_REPLY_SCAN:
+        return extract_reply(text)
+    # Only the head is looked at, cut at a line end so that no word is cut in two.
     head = text[:MAX_REPLY_SCAN]
-    try:
-        head = _cut_quoted(head)
-    except Exception:
-        logger.debug("Quote header fallback failed", exc_info=True)
-    try:
-        reply = _library_reply(head)
-    except Exception:
-        logger.debug("mail-parser-reply failed", exc_info=True)
-        reply = head
-    reply = (reply or "").strip() or head.strip() or text.strip()
-    if reply.replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", ""):
-        return text.strip()
-    return reply
+    head = head[: head.rfind("\n")] if "\n" in head.strip() else head
+    reply = extract_reply(head)
+    return text.strip() if reply == head.strip() else reply
 
 
 # ---------------------------------------------------------------------------
@@ -693,6 +695,9 @@ def _header(msg: StdMessage, raw: dict[str, str], name: str) -> str:
     if value.isascii() and "=?" not in value:
         # Nothing to decode: unfolding is all policy.default would do to this value.
         return clean_text(" ".join(value.split()))
+    if len(value) > MAX_RAW_HEADER:
+        head = value[:MAX_RAW_HEADER]
+        return clean_text(_decode_words((head.rsplit(None, 1) or [""])[0]))
     try:
         return clean_text(str(msg.get(name, "")))
     except Exception:
@@ -851,6 +856,9 @@ def _sender(raw: dict[str, str]) -> tuple[str, str, str]:
         value = raw.get(name)
         if not value:
             continue
+        if len(value) > MAX_RAW_HEADER:
+            # Parse budget: the address ends the header; the rest is an over-long name.
+            value = value[-MAX_RAW_HEADER:]
         for candidate in (value, _decode_words(value)):
             try:
                 display, address = parse_address(candidate)
