@@ -459,7 +459,7 @@ class InboundEmailsApi(APIView):
             413: error_response(
                 "More items than INBOUND_MAX_BATCH, or a body over INBOUND_MAX_BODY_BYTES.",
                 ("too_many_messages", "A batch holds at most 100 messages; this one has 101."),
-                ("payload_too_large", "The request body is larger than 26214400 bytes."),
+                ("payload_too_large", "The request body is larger than 50331648 bytes."),
             ),
             415: error_response(
                 "The body is not sent as application/json.",
