@@ -4,12 +4,14 @@ import logging
 import random
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Case, Count, F, PositiveIntegerField, When
 from django.utils import timezone
@@ -19,34 +21,62 @@ from requests_app.counts import requests_changed
 from requests_app.models import Party, Status, SupportRequest
 from servicedesk.exceptions import IngestUnavailableError, InvalidTransitionError
 
+from .attachments import (
+    StoredFile,
+    attachment_rows,
+    delete_unused_files,
+    inline_urls,
+    keep_files,
+    outbound_rows,
+    store_raw,
+    store_upload,
+)
 from .email_parsing import (
     InvalidAddressError,
     ParsedEmail,
     clean_json,
     parse_field_email,
     parse_raw_email,
+    rewrite_cid_urls,
 )
-from .models import Direction, Kind, Message
+from .models import Attachment, Direction, Kind, Message
 from .notices import Notice, queue_notices, with_token
 from .outbox import queue_outbound_message
 
 
 def post_reply(
-    *, request_id: int, operator: Operator, body: str, subject: str | None = None
+    *,
+    request_id: int,
+    operator: Operator,
+    body: str,
+    subject: str | None = None,
+    attachments: Sequence[UploadedFile] = (),
 ) -> Message:
-    """Store an operator's reply to an open request and queue it to the requester."""
-    with transaction.atomic():
-        support_request = SupportRequest.objects.select_for_update().get(pk=request_id)
-        if not support_request.is_open:
-            raise InvalidTransitionError("A closed request cannot receive replies.")
-        subject = subject or f"Re: {support_request.subject}".strip()
-        return queue_outbound_message(
-            support_request=support_request,
-            kind=Kind.OPERATOR,
-            subject=with_token(subject, support_request),
-            body=body,
-            operator=operator,
-        )
+    """Store an operator's reply to an open request, with its files, and queue it to the
+    requester. The caller checked the files' limits (`check_outbound_files`)."""
+    stored: list[StoredFile] = []
+    try:
+        with transaction.atomic():
+            support_request = SupportRequest.objects.select_for_update().get(pk=request_id)
+            if not support_request.is_open:
+                raise InvalidTransitionError("A closed request cannot receive replies.")
+            subject = subject or f"Re: {support_request.subject}".strip()
+            stored = [store_upload(upload) for upload in attachments]
+            message = queue_outbound_message(
+                support_request=support_request,
+                kind=Kind.OPERATOR,
+                subject=with_token(subject, support_request),
+                body=body,
+                operator=operator,
+            )
+            Attachment.objects.bulk_create(
+                outbound_rows(message=message, files=list(attachments), stored=stored)
+            )
+            return message
+    except BaseException:
+        # Nothing of a refused reply stays behind, its files included.
+        delete_unused_files(kept.key for kept in stored)
+        raise
 
 
 # ---------------------------------------------------------------------------
@@ -112,6 +142,9 @@ class _Candidate:
     route: Route | None = None
     duplicate_of: tuple[int, int] | None = None
     errors: dict[str, list[str]] | None = None
+    # The stored bytes of the mail's files (None for an omitted one) and of the raw mail.
+    files: list[StoredFile | None] = field(default_factory=list)
+    raw: StoredFile | None = None
 
     @property
     def sender(self) -> str:
@@ -163,7 +196,7 @@ def ingest_batch(*, items: list[InboundItem]) -> list[ItemResult]:
         elif email.from_email == settings.SUPPORT_EMAIL or email.is_bounce:
             results[item.index] = ItemResult(item.index, item.external_id, Outcome.IGNORED)
         else:
-            candidates.append(_Candidate(item=item, email=email))
+            candidates.append(_keep_bytes(_Candidate(item=item, email=email)))
 
     by_message_id = _stored_by_message_id(
         {c.email.message_id for c in candidates if not c.item.external_id and c.email.message_id}
@@ -220,10 +253,23 @@ def _result(candidate: _Candidate) -> ItemResult:
     )
 
 
+def _keep_bytes(candidate: _Candidate) -> _Candidate:
+    """Write an accepted mail's files and raw bytes to storage now, so that a batch holds
+    one mail's decoded files in memory at a time (rows follow in the transaction)."""
+    candidate.files = keep_files(candidate.email.attachments)
+    if candidate.item.raw is not None:
+        candidate.raw = store_raw(candidate.item.raw)
+    return candidate
+
+
 def _parse(item: InboundItem) -> tuple[ParsedEmail | None, dict[str, list[str]] | None]:
     """The parsed mail of an item, or the field errors that reject it."""
     if item.raw is not None:
-        email = parse_raw_email(item.raw)
+        email = parse_raw_email(
+            item.raw,
+            max_attachment_bytes=settings.ATTACHMENT_MAX_BYTES,
+            max_attachments=settings.ATTACHMENT_MAX_COUNT,
+        )
         if not email.from_email:
             return None, {"raw": [email.sender_error or "The message has no usable sender."]}
         return email, None
@@ -423,7 +469,8 @@ def _new_message(candidate: _Candidate, *, now) -> Message:
         in_reply_to=email.in_reply_to,
         references=" ".join(email.references),
         headers=clean_json(email.headers),
-        attachments=clean_json(email.attachments),
+        raw_key=candidate.raw.key if candidate.raw else "",
+        raw_size=candidate.raw.size if candidate.raw else None,
         date=email.date or now,
         created_at=now,
     )
@@ -458,6 +505,7 @@ def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate],
     )
     for candidate, message in zip(in_batch_order, messages, strict=True):
         candidate.message = message
+    _store_attachments(in_batch_order)
     _acknowledge(in_batch_order, now=now)
     _count_appended(
         {
@@ -533,6 +581,7 @@ def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
                     )
                 candidate.message = _new_message(candidate, now=now)
                 candidate.message.save(force_insert=True)
+                _store_attachments([candidate])
                 if candidate.created:
                     _acknowledge([candidate], now=now)
         except OperationalError:
@@ -555,6 +604,31 @@ def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
     # The same conflict every time is no race: this item cannot be stored.
     logger.error("Ingest item %s could not be stored", candidate.item.index, exc_info=failure)
     candidate.errors = {"non_field_errors": ["The message could not be stored."]}
+
+
+def _store_attachments(stored: list[_Candidate]) -> None:
+    """The attachment rows of stored mail (its bytes are in storage already); inline images
+    referenced as `cid:` in the HTML then point at their download URL."""
+    by_candidate = [
+        attachment_rows(
+            message=candidate.message, parsed=candidate.email.attachments, stored=candidate.files
+        )
+        for candidate in stored
+    ]
+    rows = [row for group in by_candidate for row in group]
+    if not rows:
+        return
+    Attachment.objects.bulk_create(rows)
+    rewritten = []
+    for candidate, group in zip(stored, by_candidate, strict=True):
+        message = candidate.message
+        if group and "cid:" in message.html.lower():
+            html = rewrite_cid_urls(message.html, inline_urls(group))
+            if html != message.html:
+                message.html = html
+                rewritten.append(message)
+    if rewritten:
+        Message.objects.bulk_update(rewritten, ["html"])
 
 
 def _acknowledge(stored: list[_Candidate], *, now) -> None:

@@ -107,6 +107,25 @@ class RawItemSerializer(_ItemSerializer):
             raise serializers.ValidationError(str(exc)) from exc
 
 
+class StrictSizeField(serializers.IntegerField):
+    """A JSON whole number and nothing else (DRF would take "5", 5.0 and true)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class OmittedAttachmentSerializer(serializers.Serializer):
+    """A file the forwarder left out of the field form (the mail was too large to post)."""
+
+    filename = StrictCharField(max_length=1000, allow_blank=True, help_text="The file's name.")
+    content_type = StrictCharField(
+        max_length=255, allow_blank=True, help_text="Its declared MIME type."
+    )
+    size = StrictSizeField(min_value=0, max_value=2**63 - 1, help_text="Its size in bytes.")
+
+
 class FieldItemSerializer(_ItemSerializer):
     """Field form: compatible with the original ServiceDesk forwarding script."""
 
@@ -125,6 +144,14 @@ class FieldItemSerializer(_ItemSerializer):
         required=False,
         allow_null=True,
         help_text="Other header names to values, used for automatic-mail detection.",
+    )
+    attachments_omitted = serializers.ListField(
+        child=OmittedAttachmentSerializer(),
+        required=False,
+        allow_null=True,
+        max_length=1000,
+        help_text="Attachments the forwarder left out; recorded on the message with "
+        '`omitted: "not_forwarded"`.',
     )
 
     def validate_user_email(self, value: str) -> str:
@@ -315,6 +342,7 @@ def inbound_item(index: int, value) -> InboundItem:
     if "raw" in data:
         return InboundItem(index=index, external_id=external_id, raw=data["raw"])
     data["headers"] = data.get("headers") or {}
+    data["attachments_omitted"] = [dict(item) for item in data.get("attachments_omitted") or []]
     return InboundItem(index=index, external_id=external_id, fields=data)
 
 

@@ -34,53 +34,96 @@ def list_old_attachments(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messages_app', '0001_initial'),
+        ("messages_app", "0001_initial"),
     ]
 
     operations = [
         migrations.RenameField(
-            model_name='message',
-            old_name='attachments',
-            new_name='legacy_attachments',
+            model_name="message",
+            old_name="attachments",
+            new_name="legacy_attachments",
         ),
         migrations.AddField(
-            model_name='message',
-            name='raw_key',
+            model_name="message",
+            name="raw_key",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddField(
-            model_name='message',
-            name='raw_size',
+            model_name="message",
+            name="raw_size",
             field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('filename', models.CharField(max_length=255)),
-                ('content_type', models.CharField(max_length=255)),
-                ('served_content_type', models.CharField(max_length=255)),
-                ('size', models.PositiveBigIntegerField(default=0)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('inline', models.BooleanField(default=False)),
-                ('content_id', models.CharField(blank=True, max_length=255)),
-                ('omitted', models.CharField(blank=True, choices=[('too_large', 'Over ATTACHMENT_MAX_BYTES'), ('too_many', 'Over ATTACHMENT_MAX_COUNT'), ('not_forwarded', 'Not forwarded')], max_length=20, null=True)),
-                ('storage_key', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='messages_app.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0)),
+                ("filename", models.CharField(max_length=255)),
+                ("content_type", models.CharField(max_length=255)),
+                ("served_content_type", models.CharField(max_length=255)),
+                ("size", models.PositiveBigIntegerField(default=0)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("inline", models.BooleanField(default=False)),
+                ("content_id", models.CharField(blank=True, max_length=255)),
+                (
+                    "omitted",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("too_large", "Over ATTACHMENT_MAX_BYTES"),
+                            ("too_many", "Over ATTACHMENT_MAX_COUNT"),
+                            ("not_forwarded", "Not forwarded"),
+                        ],
+                        max_length=20,
+                        null=True,
+                    ),
+                ),
+                ("storage_key", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="messages_app.message",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['message_id', 'position', 'id'],
-                'indexes': [models.Index(fields=['message', 'position'], name='attachment_message_position'), models.Index(fields=['storage_key'], name='attachment_storage_key')],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('omitted__isnull', True), models.Q(('storage_key', ''), _negated=True)), models.Q(('omitted__in', ['too_large', 'too_many', 'not_forwarded']), ('storage_key', '')), _connector='OR'), name='attachment_kept_has_key_omitted_has_none')],
+                "ordering": ["message_id", "position", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["message", "position"], name="attachment_message_position"
+                    ),
+                    models.Index(fields=["storage_key"], name="attachment_storage_key"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(
+                                ("omitted__isnull", True),
+                                models.Q(("storage_key", ""), _negated=True),
+                            ),
+                            models.Q(
+                                ("omitted__in", ["too_large", "too_many", "not_forwarded"]),
+                                ("storage_key", ""),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="attachment_kept_has_key_omitted_has_none",
+                    )
+                ],
             },
         ),
         migrations.RunPython(list_old_attachments, migrations.RunPython.noop),
         migrations.RemoveField(
-            model_name='message',
-            name='legacy_attachments',
+            model_name="message",
+            name="legacy_attachments",
         ),
     ]

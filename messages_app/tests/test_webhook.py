@@ -322,7 +322,7 @@ def test_webhook_stores_raw_fixtures_with_their_parsed_fields(client):
     message = Message.objects.get(external_id="att-1")
     assert message.author_email == "jane@example.com"
     assert message.author_name == "Jane Doe"
-    assert [a["filename"] for a in message.attachments] == [
+    assert [a.filename for a in message.attachments.all()] == [
         "screenshot.png",
         "invoice-2026-11.pdf",
         "отчёт.xlsx",
