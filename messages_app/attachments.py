@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -309,15 +308,24 @@ def open_raw(key: str):
     return gzip.GzipFile(fileobj=open_stream(key), mode="rb")
 
 
-def iter_raw_chunks(key: str) -> Iterator[bytes]:
+def read_raw(key: str) -> bytes:
+    """The whole original bytes of a stored raw mail."""
     with open_raw(key) as raw:
-        while chunk := raw.read(CHUNK):
-            yield chunk
+        return raw.read()
 
 
-def copy_raw(key: str, target) -> None:
-    with open_raw(key) as raw:
-        shutil.copyfileobj(raw, target, CHUNK)
+def stored_keys(*prefixes: str) -> Iterator[str]:
+    """Every key stored under the prefixes (a walk of the folder tree or the bucket)."""
+    storage = attachment_storage()
+    pending = list(prefixes)
+    while pending:
+        directory = pending.pop()
+        try:
+            directories, files = storage.listdir(directory)
+        except FileNotFoundError:
+            continue
+        pending.extend(f"{directory}/{name}" for name in directories)
+        yield from (f"{directory}/{name}" for name in files)
 
 
 # Deleting
