@@ -8,7 +8,6 @@ Files are streamed from storage; a single byte range answers 206.
 
 import re
 import unicodedata
-from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from django.http import FileResponse, HttpResponse
@@ -56,10 +55,11 @@ def content_disposition(filename: str, *, inline: bool = False) -> str:
     """`attachment` (or `inline`) with an ASCII `filename` and the exact UTF-8 `filename*`."""
     fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
     fallback = re.sub(r'[^\x20-\x7e]|["\\%;]', "_", fallback).strip()
-    path = PurePosixPath(fallback or "x")
-    if not path.stem.strip(" ._"):
-        suffix = path.suffix if path.suffix.strip(" ._") else ""
-        fallback = f"attachment{suffix}"
+    stem, dot, extension = fallback.rpartition(".")
+    if not dot:
+        stem, extension = fallback, ""
+    if not stem.strip(" ._-"):
+        fallback = f"attachment.{extension}" if extension.strip(" ._-") else "attachment"
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHARS)}"
 

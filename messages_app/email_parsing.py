@@ -1018,6 +1018,12 @@ def _bodies(msg: StdMessage, *, max_attachment_bytes: int, max_attachments: int)
             )
         )
         del data
+    if html and "cid:" in html.lower():
+        # A part the HTML shows by its Content-ID is inline, whatever its disposition says.
+        lowered = unquote(html).lower()
+        for attachment in attachments:
+            if attachment.content_id and f"cid:{attachment.content_id.lower()}" in lowered:
+                attachment.inline = True
     plain = "\n\n".join(text.strip("\r\n") for text in texts if text.strip())
     if not plain and not html and file_texts:
         plain = "\n\n".join(text.strip() for text in file_texts if text.strip())
