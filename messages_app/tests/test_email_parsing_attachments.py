@@ -6,7 +6,9 @@ from email.message import EmailMessage
 import pytest
 
 from messages_app.email_parsing import (
+    InvalidRawError,
     clean_filename,
+    decode_raw,
     parse_field_email,
     parse_raw_email,
     rewrite_cid_urls,
@@ -211,3 +213,24 @@ def test_field_form_lists_the_files_the_forwarder_left_out():
         ("scan.tiff", "image/tiff", 41_000_000, "not_forwarded"),
         ("attachment-2", "application/octet-stream", 0, "not_forwarded"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        ("SGVsbG8=", b"Hello"),
+        ("SGVs\r\nbG8=", b"Hello"),
+        ("SGVsbG8", b"Hello"),
+        ("SGVsbG8===", b"Hello"),
+        ("-_-_", bytes.fromhex("fbffbf")),
+        (" SGVsbG8= \n", b"Hello"),
+    ],
+)
+def test_raw_base64_is_decoded_with_either_alphabet_and_any_padding(text, data):
+    assert decode_raw(text) == data
+
+
+@pytest.mark.parametrize("text", ["", "  \n", "SGVs*G8=", "SG=VsbG8=", "SGVsbG8=x", "Q", "Ы"])
+def test_raw_that_is_not_base64_of_a_message_is_refused(text):
+    with pytest.raises(InvalidRawError):
+        decode_raw(text)
