@@ -270,3 +270,16 @@ def test_range_parsing_follows_rfc_9110():
     assert parse_range("bytes=0-0", 10) == (0, 0)
     assert parse_range("bytes=" + "9" * 30 + "-", 10) is None
     assert parse_range("", 10) is None
+
+
+@pytest.mark.parametrize("accept", ["application/pdf", "image/png", "text/html", "*/*"])
+def test_a_download_answers_whatever_the_client_accepts(operator_client, api_client, accept):
+    attachment = make_attachment(content_type="application/pdf")
+
+    response = operator_client.get(url(attachment), HTTP_ACCEPT=accept)
+    refused = api_client.get(url(attachment), HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200
+    assert body_of(response) == DATA
+    assert refused.status_code == 401
+    assert refused["Content-Type"] == "application/json"
