@@ -6,7 +6,6 @@ from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from e2e.support import SMTPSink
 from messages_app.attachments import stored_keys
 from messages_app.models import Attachment, Direction, Message
 from requests_app.models import Status
@@ -16,22 +15,6 @@ pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.4\n%%EOF\n" * 10
 PNG = bytes.fromhex("89504e470d0a1a0a") + b"\x00" * 50
-
-
-@pytest.fixture
-def smtp_server(settings):
-    """A real SMTP server (aiosmtpd) on a free loopback port, wired into EMAIL_*."""
-    sink = SMTPSink().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = sink.host
-    settings.EMAIL_PORT = sink.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture
