@@ -3,11 +3,13 @@ view, on the folder storage and on a real S3 server (moto, on loopback); deletio
 the orphan sweep."""
 
 import hashlib
+import os
 import subprocess
 import sys
 import uuid
 from email.message import EmailMessage
 from io import StringIO
+from pathlib import Path
 
 import boto3
 import pytest
@@ -319,3 +321,52 @@ def test_admin_shows_a_messages_files_and_raw_mail_through_the_download_view(cli
     # The admin's session is an operator's credential for the download view too.
     attachment = message.attachments.get(filename="invoice.pdf")
     assert download(admin_client, f"/api/v1/attachments/{attachment.pk}/")[1] == PDF
+
+
+def test_the_environment_points_the_storage_at_a_bucket(s3_endpoint, tmp_path):
+    """ATTACHMENTS_S3_BUCKET and the AWS_* variables, as .env.sample documents them, make
+    a process store and read its files in the bucket."""
+    bucket = f"env-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=bucket)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "servicedesk.settings",
+        "READ_DOT_ENV": "false",
+        "ATTACHMENTS_S3_BUCKET": bucket,
+        "ATTACHMENTS_S3_PREFIX": "files",
+        "AWS_S3_ENDPOINT_URL": s3_endpoint,
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_S3_ADDRESSING_STYLE": "path",
+    }
+    script = (
+        "import django; django.setup()\n"
+        "from messages_app.attachments import store_bytes, read_bytes\n"
+        "stored = store_bytes(b'from the environment')\n"
+        "assert read_bytes(stored.key) == b'from the environment'\n"
+        "print(stored.key)\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    stored = client.get_object(Bucket=bucket, Key=f"files/{key}")["Body"].read()
+    assert stored == b"from the environment"
