@@ -18,7 +18,11 @@ from servicedesk.api import (
     validation_response,
 )
 
-from .attachments import AttachmentsTooLargeError, check_outbound_files
+from .attachments import (
+    AttachmentsTooLargeError,
+    check_outbound_files,
+    refuse_oversized_upload,
+)
 from .selectors import list_request_messages
 from .serializers import MessageSerializer, ReplyCreateSerializer, ReplyMultipartSerializer
 from .services import post_reply
@@ -113,6 +117,7 @@ class RequestMessagesApi(generics.GenericAPIView):
     def post(self, request, id: int):
         if not request_exists(request_id=id):
             raise NotFound("No request with this id.")
+        refuse_oversized_upload(request)
         serializer = ReplyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         files = _uploaded_files(request)

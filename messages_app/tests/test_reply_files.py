@@ -130,6 +130,21 @@ def test_files_over_the_byte_limit_answer_413_and_nothing_is_stored(
     assert_nothing_stored()
 
 
+def test_a_body_far_over_the_limit_is_refused_before_it_is_read(
+    operator_client, support_request, settings
+):
+    settings.OUTBOUND_ATTACHMENT_MAX_BYTES = 1000
+    big = upload("big.iso", b"x" * (2 * 1024 * 1024), "application/octet-stream")
+
+    response = operator_client.post(
+        url(support_request), {"body": "Files.", "attachments": [big]}, format="multipart"
+    )
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "attachments_too_large"
+    assert_nothing_stored()
+
+
 def test_files_exactly_at_the_byte_limit_are_taken(operator_client, support_request, settings):
     settings.OUTBOUND_ATTACHMENT_MAX_BYTES = 1000
     files = [upload("a.bin", b"a" * 600, "application/zip"), upload("b.bin", b"b" * 400, "")]
