@@ -406,3 +406,13 @@ def delete_messages(*, message_ids: Iterable[int]) -> int:
         deleted, _ = messages.delete()
         transaction.on_commit(partial(delete_unused_files, keys), robust=True)
     return deleted
+
+
+def delete_attachments(*, attachment_ids: Iterable[int]) -> int:
+    """Delete attachment rows, and after commit the files only they used."""
+    with transaction.atomic():
+        attachments = Attachment.objects.filter(pk__in=list(attachment_ids))
+        keys = set(attachments.exclude(storage_key="").values_list("storage_key", flat=True))
+        deleted, _ = attachments.delete()
+        transaction.on_commit(partial(delete_unused_files, keys), robust=True)
+    return deleted

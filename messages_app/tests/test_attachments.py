@@ -370,3 +370,38 @@ def test_the_environment_points_the_storage_at_a_bucket(s3_endpoint, tmp_path):
     key = result.stdout.strip().splitlines()[-1]
     stored = client.get_object(Bucket=bucket, Key=f"files/{key}")["Body"].read()
     assert stored == b"from the environment"
+
+
+def test_the_admin_lists_every_stored_file_with_its_download_link(api_client, admin_client):
+    message = ingest(api_client, evidence_mail())
+    pdf = message.attachments.get(filename="invoice.pdf")
+
+    page = admin_client.get(
+        reverse("admin:messages_app_attachment_changelist"), {"q": "invoice.pdf"}
+    )
+
+    assert page.status_code == 200
+    assert f'href="/api/v1/attachments/{pdf.pk}/"' in page.content.decode()
+    detail = admin_client.get(reverse("admin:messages_app_attachment_change", args=[pdf.pk]))
+    assert detail.status_code == 200
+
+
+def test_deleting_an_attachment_in_the_admin_deletes_bytes_no_one_else_uses(
+    api_client, admin_client, django_capture_on_commit_callbacks
+):
+    message = ingest(api_client, evidence_mail())
+    pdf = message.attachments.get(filename="invoice.pdf")
+    png = message.attachments.get(filename=CYRILLIC_NAME)
+    storage = storages["attachments"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for attachment in (pdf, png):
+            admin_client.post(
+                reverse("admin:messages_app_attachment_delete", args=[attachment.pk]),
+                {"post": "yes"},
+            )
+
+    assert not message.attachments.filter(pk__in=[pdf.pk, png.pk]).exists()
+    assert not storage.exists(pdf.storage_key)
+    # The inline image has the same bytes and still uses them.
+    assert storage.exists(png.storage_key)
