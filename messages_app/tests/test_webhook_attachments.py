@@ -30,6 +30,7 @@ def mail_with_file(size: int, *, subject: str = "Scan") -> bytes:
     return bytes(message)
 
 
+@pytest.mark.slow
 def test_a_30_mib_raw_mail_is_accepted_alone_with_its_file_whole(client):
     data = mail_with_file(22 * 1024 * 1024)
     body = json.dumps({"messages": [raw_item(data, "big-1")]}).encode()
