@@ -11,13 +11,12 @@ from email.message import EmailMessage
 from io import StringIO
 from pathlib import Path
 
-import boto3
 import pytest
 from django.core.files.storage import storages
 from django.core.management import call_command
 from django.urls import reverse
 
-from e2e.support import ManagedProcess, free_port
+from e2e.support import moto_server, s3_client
 from messages_app.attachments import delete_requests, store_bytes
 from messages_app.models import Attachment, Message
 from messages_app.tests.inbound import SECRET, make_mail, post_batch, raw_item
@@ -47,20 +46,12 @@ def webhook_secret(settings):
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory):
     """A real S3 server (moto) in its own process on a free loopback port."""
-    port = free_port()
-    process = ManagedProcess(
-        "moto",
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path_factory.getbasetemp())},
-        tmp_path_factory.getbasetemp(),
-        tmp_path_factory.mktemp("moto") / "moto.log",
-        port,
-    )
+    process = moto_server(log_dir=tmp_path_factory.mktemp("moto"))
     try:
         process.start(timeout=60)
     except (OSError, subprocess.SubprocessError, TimeoutError) as exc:
         pytest.fail(f"moto server did not start: {exc}")
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{process.port}"
     process.stop()
 
 
@@ -69,13 +60,7 @@ def s3_storage(settings, s3_endpoint):
     """STORAGES["attachments"] on a fresh bucket of the moto server."""
     bucket = f"attachments-{uuid.uuid4().hex[:12]}"
     credentials = {"access_key": "testing", "secret_key": "testing"}
-    boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_bucket(Bucket=bucket)
+    s3_client(s3_endpoint).create_bucket(Bucket=bucket)
     settings.STORAGES = {
         **settings.STORAGES,
         "attachments": {
@@ -327,13 +312,7 @@ def test_the_environment_points_the_storage_at_a_bucket(s3_endpoint, tmp_path):
     """ATTACHMENTS_S3_BUCKET and the AWS_* variables, as .env.sample documents them, make
     a process store and read its files in the bucket."""
     bucket = f"env-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = s3_client(s3_endpoint)
     client.create_bucket(Bucket=bucket)
     env = {
         "PATH": os.environ.get("PATH", ""),
