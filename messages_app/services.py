@@ -87,6 +87,10 @@ logger = logging.getLogger(__name__)
 
 # Attempts of a batch (after deadlocks) and of one item (after conflicts).
 _MAX_ATTEMPTS = 4
+# A batch rolled back by closes racing with it waits longer each time (0.05 s doubling,
+# jittered): a burst of closes (an operator closing a page of requests) passes in a few
+# seconds, and the batch then lands instead of answering 503.
+_MAX_BATCH_ATTEMPTS = 7
 _AUTO_REPLY_WINDOW = timedelta(hours=1)
 
 
@@ -339,7 +343,7 @@ def _store(candidates: list[_Candidate], *, now) -> None:
     # An operator's close can still complete a cycle; PostgreSQL then breaks the
     # deadlock and the batch starts again.
     ordered = sorted(candidates, key=lambda c: c.sender)
-    for attempt in range(1, _MAX_ATTEMPTS + 1):
+    for attempt in range(1, _MAX_BATCH_ATTEMPTS + 1):
         try:
             with transaction.atomic():
                 _store_batch(ordered, candidates, now=now)
@@ -348,7 +352,9 @@ def _store(candidates: list[_Candidate], *, now) -> None:
             logger.info("Ingest batch rolled back (%s), attempt %s", type(exc).__name__, attempt)
             for candidate in candidates:
                 candidate.reset()
-            time.sleep(random.uniform(0, 0.1 * attempt))  # noqa: S311 (jitter, not crypto)
+            if attempt < _MAX_BATCH_ATTEMPTS:
+                pause = 0.05 * 2**attempt
+                time.sleep(random.uniform(pause / 2, pause))  # noqa: S311 (jitter, not crypto)
     raise IngestUnavailableError()
 
 
