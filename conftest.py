@@ -77,6 +77,18 @@ def redis_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def _attachments_in_tmp(settings, tmp_path):
+    """Stored files (attachments, raw mail) go to the test's own folder, never to var/."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "attachments")},
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
 def _celery_tasks_in_process():
     """Tasks run in the test's process even when REDIS_URL names a broker (CI's second pass):
     tests see the mail a task sends. System tests in e2e/ run real workers instead."""

@@ -11,7 +11,7 @@ An empty variable means unset, as everywhere in the project. gunicorn itself rea
 WEB_CONCURRENCY before this file and fails on an empty one: start it through
 `docker/entrypoint.sh web`, which drops empty variables first.
 | GUNICORN_THREADS | 1 | threads per worker (more than 1 uses the gthread worker) |
-| GUNICORN_TIMEOUT | 120 | seconds a request may take (a 25 MiB webhook batch included) |
+| GUNICORN_TIMEOUT | 120 | seconds a request may take (a 48 MiB webhook batch included) |
 | GUNICORN_MAX_REQUESTS | 1000 | requests before a worker is replaced (0: never) |
 | FORWARDED_ALLOW_IPS | 127.0.0.1,::1 | proxies (addresses, networks) trusted for the scheme |
 | PROMETHEUS_MULTIPROC_DIR | unset | shared directory for the workers' metrics |

@@ -515,3 +515,26 @@ def raw_item(raw_message: bytes, *, provider_id: str | None = None) -> dict[str,
     if provider_id is not None:
         item["id"] = provider_id
     return item
+
+
+# S3
+# ------------------------------------------------------------------------------
+def moto_server(*, log_dir: Path, port: int | None = None) -> ManagedProcess:
+    """A real S3 server (moto's) on a free loopback port (not started yet)."""
+    port = port or free_port()
+    args = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(log_dir)}
+    return ManagedProcess("moto", args, env, log_dir, log_dir / "moto.log", port)
+
+
+def s3_client(endpoint_url: str):
+    """A boto3 client of a test S3 server (any credentials do)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

@@ -1,11 +1,20 @@
 from django.contrib import admin, messages
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from requests_app.admin import SupportRequestAdmin
 from requests_app.models import SupportRequest
 
-from .models import DeliveryStatus, Message
+from .attachments import (
+    attachment_path,
+    delete_attachments,
+    delete_messages,
+    delete_requests,
+)
+from .models import Attachment, DeliveryStatus, Message
 from .outbox import enqueue_delivery
 
 HISTORY_FIELDS = [
@@ -19,10 +28,44 @@ HISTORY_FIELDS = [
     "sent_at",
     "attempts",
     "last_error",
+    "files",
 ]
 
 
-class MessageInline(admin.StackedInline):
+def _download_link(attachment: Attachment) -> str:
+    if attachment.omitted:
+        return format_html(
+            "{} ({}, omitted: {})",
+            attachment.filename,
+            filesizeformat(attachment.size),
+            attachment.get_omitted_display(),
+        )
+    return format_html(
+        '<a href="{}">{}</a> ({})',
+        attachment_path(attachment.pk),
+        attachment.filename,
+        filesizeformat(attachment.size),
+    )
+
+
+class FilesMixin:
+    """Read-only links to a message's files and raw mail, through the safe download view."""
+
+    @admin.display(description="Files")
+    def files(self, message: Message) -> str:
+        links = [_download_link(attachment) for attachment in message.attachments.all()]
+        if message.raw_key:
+            links.append(
+                format_html(
+                    '<a href="{}">raw mail (message-{}.eml)</a>',
+                    reverse("message-raw", kwargs={"id": message.pk}),
+                    message.pk,
+                )
+            )
+        return format_html("<br>".join(["{}"] * len(links)), *links) if links else "-"
+
+
+class MessageInline(FilesMixin, admin.StackedInline):
     """A request's mail, oldest first: history, so read-only."""
 
     model = Message
@@ -36,6 +79,27 @@ class MessageInline(admin.StackedInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("attachments")
+
+
+class AttachmentInline(admin.TabularInline):
+    """A message's files, in document order; downloads go through the safe view."""
+
+    model = Attachment
+    fields = ["position", "download", "content_type", "size", "inline", "content_id", "omitted"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["position", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="File")
+    def download(self, attachment: Attachment) -> str:
+        return _download_link(attachment)
+
 
 # The request admin is defined in requests_app, which must not import this app; the
 # messages inline is attached here by re-registering it.
@@ -46,9 +110,17 @@ admin.site.unregister(SupportRequest)
 class SupportRequestWithMessagesAdmin(SupportRequestAdmin):
     inlines = [MessageInline]
 
+    # Deleting a request deletes its messages' stored files too (when no other message
+    # uses the same bytes).
+    def delete_model(self, request, obj):
+        delete_requests(request_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        delete_requests(request_ids=list(queryset.values_list("pk", flat=True)))
+
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(FilesMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "request",
@@ -66,10 +138,20 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ["request", "operator"]
     date_hierarchy = "created_at"
     actions = ["send_again"]
+    inlines = [AttachmentInline]
 
     def get_readonly_fields(self, request, obj=None):
         # Mail that was received or sent is history: nothing of it is edited by hand.
-        return [f.name for f in Message._meta.fields]
+        return [f.name for f in Message._meta.fields if f.name not in ("raw_key",)] + ["files"]
+
+    def get_exclude(self, request, obj=None):
+        return ["raw_key"]
+
+    def delete_model(self, request, obj):
+        delete_messages(message_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        delete_messages(message_ids=list(queryset.values_list("pk", flat=True)))
 
     def has_add_permission(self, request):
         return False
@@ -94,3 +176,35 @@ class MessageAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"Skipped {skipped} message(s) that had not failed.", messages.WARNING
             )
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Every stored file, to find one by name or hash; files are history, never edited."""
+
+    list_display = ["id", "download", "message", "content_type", "size", "inline", "omitted"]
+    list_filter = ["omitted", "inline", "created_at"]
+    search_fields = ["filename", "sha256", "content_id"]
+    list_select_related = ["message"]
+    raw_id_fields = ["message"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Attachment._meta.fields] + ["download"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    # Deleting a row deletes its stored bytes too, unless another message uses them.
+    def delete_model(self, request, obj):
+        delete_attachments(attachment_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        delete_attachments(attachment_ids=list(queryset.values_list("pk", flat=True)))
+
+    @admin.display(description="File")
+    def download(self, attachment: Attachment) -> str:
+        return _download_link(attachment)

@@ -2,7 +2,8 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from operators_app.permissions import IsActiveOperator
@@ -17,8 +18,13 @@ from servicedesk.api import (
     validation_response,
 )
 
+from .attachments import (
+    AttachmentsTooLargeError,
+    check_outbound_files,
+    refuse_oversized_upload,
+)
 from .selectors import list_request_messages
-from .serializers import MessageSerializer, ReplyCreateSerializer
+from .serializers import MessageSerializer, ReplyCreateSerializer, ReplyMultipartSerializer
 from .services import post_reply
 
 TAGS = ["messages"]
@@ -29,7 +35,7 @@ REQUEST_NOT_FOUND = error_response(
 
 class RequestMessagesApi(generics.GenericAPIView):
     permission_classes = [IsActiveOperator]
-    parser_classes = [StrictJSONParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
     pagination_class = PageNumberPagination
     serializer_class = MessageSerializer
     filter_backends = []
@@ -61,7 +67,8 @@ class RequestMessagesApi(generics.GenericAPIView):
         if not request_exists(request_id=id):
             raise NotFound("No request with this id.")
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+        context = self.get_serializer_context()
+        return self.get_paginated_response(MessageSerializer(page, many=True, context=context).data)
 
     @extend_schema(
         operation_id="requests_messages_create",
@@ -70,9 +77,15 @@ class RequestMessagesApi(generics.GenericAPIView):
         description=(
             "Stores an operator's reply and queues it for delivery to the request's "
             "requester (the recipient cannot be chosen). Answers the message with "
-            "`delivery_status` `pending`."
+            "`delivery_status` `pending`. As `multipart/form-data` it also takes files under "
+            "`attachments` (at most OUTBOUND_ATTACHMENT_MAX_COUNT, default 20, and "
+            "OUTBOUND_ATTACHMENT_MAX_BYTES, default 10 MiB, all together); the mail goes out "
+            "with them attached."
         ),
-        request=ReplyCreateSerializer,
+        request={
+            "application/json": ReplyCreateSerializer,
+            "multipart/form-data": ReplyMultipartSerializer,
+        },
         responses={
             201: MessageSerializer,
             400: validation_response(
@@ -88,8 +101,15 @@ class RequestMessagesApi(generics.GenericAPIView):
                 "The request is closed.",
                 ("invalid_transition", "A closed request cannot receive replies."),
             ),
+            413: error_response(
+                "The files are larger than OUTBOUND_ATTACHMENT_MAX_BYTES, one or all together.",
+                (
+                    AttachmentsTooLargeError.code,
+                    "The attached files are larger than 10485760 bytes, one by one or together.",
+                ),
+            ),
             415: error_response(
-                "The body is not JSON.",
+                "The body is neither JSON nor multipart/form-data.",
                 ("unsupported_media_type", 'Unsupported media type "text/plain" in request.'),
             ),
         },
@@ -97,17 +117,38 @@ class RequestMessagesApi(generics.GenericAPIView):
     def post(self, request, id: int):
         if not request_exists(request_id=id):
             raise NotFound("No request with this id.")
+        refuse_oversized_upload(request)
         serializer = ReplyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        files = _uploaded_files(request)
         try:
             message = post_reply(
                 request_id=id,
                 operator=request.user.operator,
                 body=serializer.validated_data["body"],
                 subject=serializer.validated_data.get("subject") or None,
+                attachments=files,
             )
         except SupportRequest.DoesNotExist:
             raise NotFound("No request with this id.") from None
         # The stored row as written: with in-process tasks (no broker) delivery may already
         # have run by now, but the answer describes the reply as queued.
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        data = MessageSerializer(message, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+def _uploaded_files(request) -> list:
+    """The files of a multipart reply, within the limits; a field given twice is refused."""
+    if not request.FILES and not hasattr(request.data, "getlist"):
+        return []
+    repeated = [name for name in ("body", "subject") if len(request.data.getlist(name)) > 1]
+    if repeated:
+        raise ValidationError({name: ["Give this field once."] for name in repeated})
+    others = sorted(name for name in request.FILES if name != "attachments")
+    if others:
+        raise ValidationError(
+            {name: ["Send files under the name `attachments`."] for name in others}
+        )
+    files = request.FILES.getlist("attachments")
+    check_outbound_files(files)
+    return files

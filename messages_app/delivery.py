@@ -39,6 +39,7 @@ from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .attachments import read_bytes
 from .models import DeliveryStatus, Kind, Message
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,11 @@ def build_email(message: Message) -> EmailMultiAlternatives:
     )
     if message.html:
         email.attach_alternative(message.html, "text/html")
+    # The files are read from the shared storage: web and worker may be different hosts.
+    for attachment in message.attachments.filter(omitted__isnull=True).order_by("position", "id"):
+        email.attach(
+            attachment.filename, read_bytes(attachment.storage_key), attachment.content_type
+        )
     return email
 
 

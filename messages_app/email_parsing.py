@@ -9,15 +9,16 @@ functions of their own so they can be tested one by one.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import codecs
 import functools
 import logging
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
+from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
 from email.headerregistry import HeaderRegistry
 from email.message import Message as StdMessage
@@ -25,6 +26,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html import unescape
 from html.parser import HTMLParser
+from urllib.parse import unquote
 
 import nh3
 from email_validator import EmailNotValidError, validate_email
@@ -40,7 +42,14 @@ MAX_SUBJECT = 500
 MAX_NAME = 200
 MAX_MESSAGE_ID = 255
 MAX_HEADER_VALUE = 2000
+# Defaults of ATTACHMENT_MAX_BYTES and ATTACHMENT_MAX_COUNT (the service passes its
+# settings); parts past MAX_LISTED_PARTS are not even listed.
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 MAX_ATTACHMENTS = 100
+MAX_LISTED_PARTS = 1000
+# Text taken into `body` (the files themselves are kept whole).
+MAX_BODY_TEXT = 1_000_000
+ATTACHED_MESSAGE_SEPARATOR = "---------- Forwarded message ----------"
 # Reply separation runs regular expressions over the text; the new text of a reply
 # is at its top, so a long tail adds cost and nothing else.
 MAX_REPLY_SCAN = 50_000
@@ -160,6 +169,7 @@ class _MemoHeaderRegistry(HeaderRegistry):
 
 _POLICY = policy.default.clone(header_factory=_MemoHeaderRegistry())
 _PARSER = BytesParser(policy=_POLICY)
+_FEED_SLICE = 256 * 1024
 
 
 class InvalidRawError(ValueError):
@@ -170,20 +180,21 @@ class InvalidAddressError(ValueError):
     """No usable email address could be read."""
 
 
-@dataclass(frozen=True)
-class Attachment:
+@dataclass
+class ParsedAttachment:
+    """A part of a mail that is not its body: a file, an inline image, an attached message.
+
+    `data` holds the bytes until they are stored; it is None for an omitted file, whose
+    `omitted` says why (`too_large`, `too_many`, `not_forwarded`).
+    """
+
     filename: str
     content_type: str
     size: int
     inline: bool = False
-
-    def as_dict(self) -> dict:
-        return {
-            "filename": self.filename,
-            "content_type": self.content_type,
-            "size": self.size,
-            "inline": self.inline,
-        }
+    content_id: str = ""
+    omitted: str | None = None
+    data: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -201,7 +212,7 @@ class ParsedEmail:
     references: list[str] = field(default_factory=list)
     date: datetime | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    attachments: list[dict] = field(default_factory=list)
+    attachments: list[ParsedAttachment] = field(default_factory=list)
     is_automatic: bool = False
     is_bounce: bool = False
     # Why the sender could not be read, when it could not.
@@ -255,17 +266,32 @@ def clean_json(value):
     return value
 
 
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/\s]*(?:=\s*){0,3}")
+_URL_SAFE = str.maketrans("-_", "+/")
+_WHITESPACE = (" ", "\t", "\r", "\n", "\f", "\v")
+
+
 def decode_raw(value: str) -> bytes:
-    """The bytes of a base64 `raw` field; standard or URL-safe alphabet, padding optional."""
-    compact = "".join(value.split())
-    if not compact:
+    """The bytes of a base64 `raw` field; standard or URL-safe alphabet, padding optional.
+
+    Decoded in place, without copies of the text: a raw field may be 40 MiB.
+    """
+    if "-" in value or "_" in value:
+        value = value.translate(_URL_SAFE)
+    if not value.isascii() or not _BASE64_TEXT.fullmatch(value):
+        raise InvalidRawError("This is not valid base64.")
+    letters = len(value) - sum(value.count(space) for space in _WHITESPACE)
+    padding = value.count("=")
+    if not letters - padding:
         raise InvalidRawError("The message is empty.")
-    if "-" in compact or "_" in compact:
-        compact = compact.replace("-", "+").replace("_", "/")
-    compact = compact.rstrip("=")
-    compact += "=" * (-len(compact) % 4)
+    if (letters - padding) % 4 == 1:
+        raise InvalidRawError("This is not valid base64.")
+    wanted = -(letters - padding) % 4
+    if padding != wanted:
+        value = value.rstrip().rstrip("=").rstrip() + "=" * wanted
     try:
-        data = base64.b64decode(compact, validate=True)
+        # Not strict: whitespace between the letters is skipped, as it always was.
+        data = binascii.a2b_base64(value)
     except (binascii.Error, ValueError) as exc:
         raise InvalidRawError("This is not valid base64.") from exc
     if not data.strip():
@@ -411,6 +437,8 @@ _PARAGRAPH_TAGS = frozenset(
 _SKIP_TAGS = frozenset({"script", "style", "head", "title", "template", "noscript"})
 # Tags nh3 removes together with their content (the rest keep their text).
 _CLEAN_CONTENT_TAGS = {"script", "style", "title", "template", "noscript"}
+# nh3's schemes and `cid:`, which inline images use until they point at their attachment.
+_URL_SCHEMES = {*nh3.ALLOWED_URL_SCHEMES, "cid"}
 
 
 class _TextExtractor(HTMLParser):
@@ -558,7 +586,11 @@ def sanitise_html(html: str) -> str:
         return ""
     try:
         return clean_text(
-            nh3.clean(clean_text(html), clean_content_tags=_CLEAN_CONTENT_TAGS).strip()
+            nh3.clean(
+                clean_text(html),
+                clean_content_tags=_CLEAN_CONTENT_TAGS,
+                url_schemes=_URL_SCHEMES,
+            ).strip()
         )
     except Exception:
         logger.debug("nh3 refused the HTML", exc_info=True)
@@ -642,7 +674,7 @@ def _assemble(
     report_type: str,
     thread: tuple[str, str, str],
     date: str,
-    attachments: list[dict],
+    attachments: list[ParsedAttachment],
     sender_error: str = "",
 ) -> ParsedEmail:
     """The ParsedEmail of decoded parts: both forms of the webhook end here."""
@@ -770,6 +802,7 @@ def _safe_content_type(part: StdMessage) -> str:
 
 
 def _is_attachment(part: StdMessage) -> bool:
+    """True for a part the sender attached as a file (by disposition or a file name)."""
     try:
         disposition = (part.get_content_disposition() or "").lower()
     except Exception:
@@ -783,63 +816,256 @@ def _is_attachment(part: StdMessage) -> bool:
     return bool(filename)
 
 
+def _guess_boundary(part: StdMessage) -> StdMessage | None:
+    """A `multipart` part whose boundary is missing, re-read with the first `--` line as one."""
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return None
+    data = payload.encode("utf-8", "surrogateescape")
+    match = re.search(rb"^--([ -~]{1,70}?)[ \t]*\r?$", data, re.MULTILINE)
+    if not match or data.count(b"--" + match.group(1)) < 2 or b'"' in match.group(1):
+        return None
+    head = b'Content-Type: multipart/mixed; boundary="' + match.group(1) + b'"\r\n\r\n'
+    guessed = _PARSER.parsebytes(head + data)
+    parts = guessed.get_payload()
+    return guessed if isinstance(parts, list) and parts else None
+
+
 def _walk(msg: StdMessage, depth: int = 0):
-    """Leaf parts in document order; nested messages are leaves (attachments)."""
+    """Leaf parts in document order. An attached message is one leaf; a `multipart` without
+    a usable boundary is re-read with a guessed one, else it is a leaf of text."""
     if depth > 20:
         return
-    if msg.is_multipart():
+    content_type = _safe_content_type(msg)
+    if depth and content_type.startswith("message/"):
+        yield msg
+    elif msg.is_multipart():
         payload = msg.get_payload()
         if not isinstance(payload, list):
             return
         for part in payload:
             if isinstance(part, StdMessage):
                 yield from _walk(part, depth + 1)
+    elif content_type.startswith("multipart/"):
+        try:
+            guessed = _guess_boundary(msg)
+        except Exception:
+            guessed = None
+        if guessed is not None and depth < 20:
+            yield from _walk(guessed, depth + 1)
+        else:
+            yield msg
     else:
         yield msg
 
 
-def _attachment(part: StdMessage) -> Attachment:
-    try:
-        filename = part.get_filename() or ""
-    except Exception:
-        filename = ""
-    content_type = _safe_content_type(part)
-    try:
-        if content_type.startswith("message/"):
-            size = len(part.as_bytes())
+_PATH_SEPARATORS = re.compile(r"^.*[/\\]")
+_FILENAME_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_filename(value: str, *, default: str = "attachment") -> str:
+    """A file name to show and to send in Content-Disposition: encoded words decoded, any
+    path and control or direction characters removed, at most 255 characters."""
+    name = _decode_words(clean_text(value or ""))
+    name = _FILENAME_JUNK.sub("", clean_text(name))
+    name = _PATH_SEPARATORS.sub("", name)
+    name = " ".join(name.split()).strip(" .")
+    if not name:
+        return default
+    if len(name) > 255:
+        stem, dot, extension = name.rpartition(".")
+        if dot and 0 < len(extension) <= 16:
+            name = f"{stem[: 254 - len(extension)]}.{extension}"
         else:
-            size = len(part.get_payload(decode=True) or b"")
-    except Exception:
-        size = 0
-    try:
-        inline = (part.get_content_disposition() or "") == "inline"
-    except Exception:
-        inline = False
-    return Attachment(
-        filename=one_line(_decode_words(filename), 255),
-        content_type=one_line(content_type, 100),
-        size=size,
-        inline=inline,
+            name = name[:255]
+    return name
+
+
+def _default_filename(content_type: str, number: int) -> str:
+    extension = (
+        {
+            "message/rfc822": ".eml",
+            "message/global": ".eml",
+            "text/plain": ".txt",
+            "text/html": ".html",
+            "image/jpeg": ".jpg",
+        }.get(content_type)
+        or mimetypes.guess_extension(content_type, strict=False)
+        or ".bin"
     )
+    return f"attachment-{number}{extension}"
 
 
-def _bodies(msg: StdMessage) -> tuple[str, str, list[Attachment]]:
-    """(plain text, raw HTML, attachments) of a message."""
+def _part_filename(part: StdMessage) -> str:
+    try:
+        return part.get_filename() or ""
+    except Exception:
+        try:
+            return str(part.get_param("name") or "")
+        except Exception:
+            return ""
+
+
+def _content_id(part: StdMessage) -> str:
+    try:
+        value = str(part.get("Content-ID", "") or "")
+    except Exception:
+        return ""
+    return one_line(value, 500).strip().strip("<>").strip()[:255]
+
+
+def _attached_message(part: StdMessage) -> StdMessage | None:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], StdMessage):
+        return payload[0]
+    return None
+
+
+_KEEP_SOURCE = _POLICY.clone(refold_source="none", max_line_length=0)
+
+
+def _part_bytes(part: StdMessage, content_type: str) -> bytes:
+    """The bytes a part carries: decoded from its transfer encoding; an attached message
+    as a whole RFC 822 message."""
+    if content_type.startswith("message/"):
+        inner = _attached_message(part)
+        if inner is not None and content_type in ("message/rfc822", "message/global"):
+            return inner.as_bytes(policy=_KEEP_SOURCE)
+        whole = part.as_bytes(policy=_KEEP_SOURCE)
+        split = re.search(rb"\r?\n\r?\n", whole)
+        return whole[split.end() :] if split else b""
+    raw = part.get_payload()
+    if (
+        isinstance(raw, str)
+        and str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64"
+        and raw.isascii()
+    ):
+        # The standard library splits the text into lines and joins them again first:
+        # three copies of a file that may be 25 MiB. Line breaks are skipped here instead.
+        try:
+            return binascii.a2b_base64(raw)
+        except (binascii.Error, ValueError):
+            pass
+    payload = part.get_payload(decode=True)
+    if payload is None:
+        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    return payload
+
+
+def _message_text(msg: StdMessage) -> str:
+    """The readable text of an attached message: its headers that matter and its body."""
+    raw = _raw_headers(msg)
+    lines = [
+        f"{name}: {value}"
+        for name in ("From", "Date", "Subject", "To")
+        if (value := one_line(_header(msg, raw, name), MAX_HEADER_VALUE))
+    ]
     plain: str | None = None
     html: str | None = None
-    attachments: list[Attachment] = []
+    for part in _walk(msg, 10):
+        content_type = _safe_content_type(part)
+        if _is_attachment(part):
+            continue
+        if content_type == "text/plain" and plain is None:
+            plain = _part_text(part)
+        elif content_type == "text/html" and html is None:
+            html = _part_text(part)
+    text = (plain or "").strip() or html_to_text(html or "")
+    return "\n".join(lines) + ("\n\n" + text if text else "")
+
+
+@dataclass
+class ParsedBodies:
+    """What the MIME walk found: the text, the HTML and every other part as a file."""
+
+    plain: str = ""
+    html: str = ""
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+
+
+def _bodies(msg: StdMessage, *, max_attachment_bytes: int, max_attachments: int) -> ParsedBodies:
+    """The body text and HTML of a message, and every other leaf part as an attachment in
+    document order (with its bytes, or the reason it was omitted)."""
+    texts: list[str] = []
+    html: str | None = None
+    attachments: list[ParsedAttachment] = []
+    # Text that is also kept as a file: used for the body only when there is no other text.
+    file_texts: list[str] = []
+    attached_texts: list[str] = []
+    kept = 0
     for part in _walk(msg):
         content_type = _safe_content_type(part)
         attached = _is_attachment(part)
-        if content_type == "text/plain" and plain is None and not attached:
-            plain = _part_text(part)
-        elif content_type == "text/html" and html is None and not attached:
+        if content_type.startswith("multipart/"):
+            # No usable boundary: the whole payload is text, kept in the body.
+            texts.append(_part_text(part))
+            continue
+        if content_type == "text/plain" and not attached:
+            texts.append(_part_text(part))
+            continue
+        if content_type == "text/html" and html is None and not attached:
             html = _part_text(part)
-        elif len(attachments) < MAX_ATTACHMENTS and (
-            attached or not content_type.startswith("text/")
-        ):
-            attachments.append(_attachment(part))
-    return plain or "", html or "", attachments
+            continue
+        if len(attachments) >= MAX_LISTED_PARTS:
+            continue
+        try:
+            data = _part_bytes(part, content_type)
+        except Exception:
+            logger.debug("Undecodable part of type %s", content_type, exc_info=True)
+            data = b""
+        number = len(attachments) + 1
+        filename = _part_filename(part)
+        inner = _attached_message(part) if content_type.startswith("message/") else None
+        if inner is not None:
+            try:
+                attached_texts.append(_message_text(inner))
+            except Exception:
+                logger.debug("Attached message without readable text", exc_info=True)
+            if not filename:
+                subject = one_line(_header(inner, _raw_headers(inner), "Subject"), 200)
+                filename = f"{subject}.eml" if subject else ""
+        elif content_type.startswith("text/") and content_type != "text/html":
+            file_texts.append(_part_text(part))
+        content_id = _content_id(part)
+        try:
+            disposition = (part.get_content_disposition() or "").lower()
+        except Exception:
+            disposition = ""
+        omitted = None
+        if len(data) > max_attachment_bytes:
+            omitted = "too_large"
+        elif kept >= max_attachments:
+            omitted = "too_many"
+        else:
+            kept += 1
+        attachments.append(
+            ParsedAttachment(
+                filename=clean_filename(filename, default=_default_filename(content_type, number)),
+                content_type=one_line(content_type, 255),
+                size=len(data),
+                inline=disposition == "inline" or (not disposition and bool(content_id)),
+                content_id=content_id,
+                omitted=omitted,
+                data=None if omitted else data,
+            )
+        )
+        del data
+    if html and "cid:" in html.lower():
+        # A part the HTML shows by its Content-ID is inline, whatever its disposition says.
+        lowered = unquote(html).lower()
+        for attachment in attachments:
+            if attachment.content_id and f"cid:{attachment.content_id.lower()}" in lowered:
+                attachment.inline = True
+    plain = "\n\n".join(text.strip("\r\n") for text in texts if text.strip())
+    if not plain and not html and file_texts:
+        plain = "\n\n".join(text.strip() for text in file_texts if text.strip())
+    plain = plain[:MAX_BODY_TEXT]
+    for text in attached_texts:
+        if len(plain) < MAX_BODY_TEXT:
+            plain += f"\n\n{ATTACHED_MESSAGE_SEPARATOR}\n{text}"
+    return ParsedBodies(
+        plain=plain.strip()[:MAX_BODY_TEXT], html=html or "", attachments=attachments
+    )
 
 
 def _kept_headers(msg: StdMessage, raw: dict[str, str]) -> dict[str, str]:
@@ -868,21 +1094,43 @@ def _sender(raw: dict[str, str]) -> tuple[str, str, str]:
     return "", "", "The message has no usable sender address."
 
 
-def parse_raw_email(data: bytes) -> ParsedEmail:
+def parse_raw_email(
+    data: bytes,
+    *,
+    max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+    max_attachments: int = MAX_ATTACHMENTS,
+) -> ParsedEmail:
     """Parse the bytes of an RFC 822 message; never raises, whatever the bytes."""
     try:
-        return _parse_raw_email(data)
+        return _parse_raw_email(
+            data, max_attachment_bytes=max_attachment_bytes, max_attachments=max_attachments
+        )
     except Exception:
         logger.warning("Unparseable message of %d bytes", len(data or b""), exc_info=True)
         return ParsedEmail(sender_error="The message could not be parsed.")
 
 
-def _parse_raw_email(data: bytes) -> ParsedEmail:
-    msg = _PARSER.parsebytes(data)
+def _parse_bytes(data: bytes) -> StdMessage:
+    """The message tree of raw bytes, fed in slices: `BytesParser.parsebytes` would hold a
+    text copy of the whole mail in a StringIO, at four bytes a character."""
+    parser = BytesFeedParser(policy=_POLICY)
+    view = memoryview(data)
+    for start in range(0, len(view), _FEED_SLICE):
+        parser.feed(bytes(view[start : start + _FEED_SLICE]))
+    return parser.close()
+
+
+def _parse_raw_email(
+    data: bytes, *, max_attachment_bytes: int, max_attachments: int
+) -> ParsedEmail:
+    msg = _parse_bytes(data)
     raw = _raw_headers(msg)
     from_name, from_email, sender_error = _sender(raw)
-    plain, raw_html, attachments = _bodies(msg)
-    plain = plain.replace("\r\n", "\n").replace("\r", "\n").strip()
+    bodies = _bodies(
+        msg, max_attachment_bytes=max_attachment_bytes, max_attachments=max_attachments
+    )
+    plain = bodies.plain.replace("\r\n", "\n").replace("\r", "\n").strip()
+    raw_html = bodies.html
     content_type = _safe_content_type(msg)
     report_type = ""
     if content_type == "multipart/report":
@@ -900,7 +1148,7 @@ def _parse_raw_email(data: bytes) -> ParsedEmail:
         report_type=str(report_type),
         thread=(raw.get("message-id", ""), raw.get("in-reply-to", ""), raw.get("references", "")),
         date=raw.get("date", ""),
-        attachments=[attachment.as_dict() for attachment in attachments],
+        attachments=bodies.attachments,
         sender_error=sender_error,
     )
 
@@ -935,6 +1183,7 @@ def parse_field_email(
     date: str = "",
     html: str = "",
     headers: dict[str, str] | None = None,
+    attachments_omitted: list[dict] | None = None,
 ) -> ParsedEmail:
     """A ParsedEmail from the field form of the webhook; raises InvalidAddressError."""
     kept = {
@@ -954,5 +1203,32 @@ def parse_field_email(
         report_type=params.get("report-type", ""),
         thread=(message_id or "", in_reply_to or "", references or ""),
         date=date or "",
-        attachments=[],
+        attachments=[
+            ParsedAttachment(
+                filename=clean_filename(
+                    str(item.get("filename") or ""), default=f"attachment-{number}"
+                ),
+                content_type=one_line(str(item.get("content_type") or ""), 255).lower()
+                or "application/octet-stream",
+                size=max(int(item.get("size") or 0), 0),
+                omitted="not_forwarded",
+            )
+            for number, item in enumerate((attachments_omitted or [])[:MAX_LISTED_PARTS], 1)
+        ],
     )
+
+
+_CID_URL = re.compile(r'(\s(?:src|href|background)=")cid:([^"]*)"', re.IGNORECASE)
+
+
+def rewrite_cid_urls(html: str, urls: dict[str, str]) -> str:
+    """Sanitised HTML with `cid:` references to inline parts pointing at their URLs."""
+    if not html or "cid:" not in html.lower() or not urls:
+        return html
+    by_id = {content_id.lower(): url for content_id, url in urls.items()}
+
+    def replace(match: re.Match) -> str:
+        url = by_id.get(unquote(match.group(2)).strip().strip("<>").lower())
+        return f'{match.group(1)}{url}"' if url else match.group(0)
+
+    return _CID_URL.sub(replace, html)

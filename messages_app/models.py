@@ -48,7 +48,10 @@ class Message(models.Model):
     references = models.TextField(blank=True)
     # Headers that matter later (automatic-mail markers, To/Cc, Date, ...).
     headers = models.JSONField(default=dict, blank=True)
-    attachments = models.JSONField(default=list, blank=True)
+    # The original RFC 822 bytes of raw-form mail, gzip-compressed in the attachments
+    # storage (content-addressed; several messages may share one key); "" when not kept.
+    raw_key = models.CharField(max_length=255, blank=True)
+    raw_size = models.PositiveBigIntegerField(null=True, blank=True)
     # The Date header of an inbound mail (time of receipt when it has none).
     date = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
@@ -96,7 +99,57 @@ class Message(models.Model):
                 condition=Q(delivery_status=DeliveryStatus.PENDING),
                 name="message_outbox_due",
             ),
+            # Deleting files asks whether any other message still keeps the same raw mail.
+            models.Index(fields=["raw_key"], condition=~Q(raw_key=""), name="message_raw_key"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} #{self.pk} on request #{self.request_id}"
+
+
+class OmittedReason(models.TextChoices):
+    TOO_LARGE = "too_large", "Over ATTACHMENT_MAX_BYTES"
+    TOO_MANY = "too_many", "Over ATTACHMENT_MAX_COUNT"
+    NOT_FORWARDED = "not_forwarded", "Not forwarded"
+
+
+class Attachment(models.Model):
+    """One file of a message (or a file left out, with the reason); bytes live in storage."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    # Document order within the message.
+    position = models.PositiveIntegerField(default=0)
+    filename = models.CharField(max_length=255)
+    # The type the mail declared, and the one the download view answers with (declared
+    # types a browser would run or render as a document are served as octet-stream).
+    content_type = models.CharField(max_length=255)
+    served_content_type = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    inline = models.BooleanField(default=False)
+    content_id = models.CharField(max_length=255, blank=True)
+    omitted = models.CharField(max_length=20, choices=OmittedReason.choices, null=True, blank=True)
+    # Key in the attachments storage; content-addressed, so messages may share one.
+    storage_key = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["message_id", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(omitted__isnull=True) & ~Q(storage_key="")
+                | Q(omitted__in=OmittedReason.values, storage_key=""),
+                name="attachment_kept_has_key_omitted_has_none",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["message", "position"], name="attachment_message_position"),
+            models.Index(fields=["storage_key"], name="attachment_storage_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.size} bytes) of message #{self.message_id}"
+
+    @property
+    def is_kept(self) -> bool:
+        return self.omitted is None

@@ -1,8 +1,8 @@
 """Reads of messages the API needs."""
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from .models import Message
+from .models import Attachment, Message
 
 
 def list_request_messages(*, request_id: int) -> QuerySet[Message]:
@@ -10,7 +10,10 @@ def list_request_messages(*, request_id: int) -> QuerySet[Message]:
     return (
         Message.objects.filter(request_id=request_id)
         .select_related("operator")
-        .defer("html", "headers", "attachments", "references", "last_error")
+        .defer("html", "headers", "references", "last_error")
+        .prefetch_related(
+            Prefetch("attachments", queryset=Attachment.objects.order_by("position", "id"))
+        )
         .order_by("created_at", "id")
     )
 
@@ -18,3 +21,18 @@ def list_request_messages(*, request_id: int) -> QuerySet[Message]:
 def get_message(*, message_id: int) -> Message | None:
     """One message with its operator, or None."""
     return Message.objects.select_related("operator").filter(pk=message_id).first()
+
+
+def get_attachment(*, attachment_id: int) -> Attachment | None:
+    """One attachment, or None."""
+    return Attachment.objects.filter(pk=attachment_id).first()
+
+
+def get_raw_message(*, message_id: int) -> Message | None:
+    """A message whose raw mail is kept, with only what serving it needs; None otherwise."""
+    return (
+        Message.objects.filter(pk=message_id)
+        .exclude(raw_key="")
+        .only("pk", "raw_key", "raw_size")
+        .first()
+    )

@@ -1,12 +1,14 @@
 """The Message object of API.md and an operator's reply."""
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from operators_app.serializers import OperatorRefSerializer
 from servicedesk.api import UTCDateTimeField
 
-from .models import DeliveryStatus, Direction, Kind, Message
+from .attachments import attachment_path
+from .models import Attachment, DeliveryStatus, Direction, Kind, Message, OmittedReason
 
 MESSAGE_EXAMPLE = {
     "id": 101,
@@ -21,6 +23,20 @@ MESSAGE_EXAMPLE = {
     "created_at": "2026-11-20T10:15:00.000000Z",
     "delivery_status": None,
     "sent_at": None,
+    "attachments": [
+        {
+            "id": 7,
+            "filename": "screenshot.png",
+            "content_type": "image/png",
+            "size": 48213,
+            "inline": False,
+            "content_id": None,
+            "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "url": "https://helpdesk.example.com/api/v1/attachments/7/",
+            "omitted": None,
+        }
+    ],
+    "raw_url": "https://helpdesk.example.com/api/v1/messages/101/raw/",
 }
 REPLY_EXAMPLE = {
     "id": 102,
@@ -35,7 +51,58 @@ REPLY_EXAMPLE = {
     "created_at": "2026-11-20T10:20:00.000000Z",
     "delivery_status": "pending",
     "sent_at": None,
+    "attachments": [],
+    "raw_url": None,
 }
+
+
+def _absolute(context: dict, path: str) -> str:
+    request = context.get("request")
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    """A file of a mail, or a file that was left out (`omitted` says why)."""
+
+    content_id = serializers.SerializerMethodField(
+        help_text="The Content-ID of an inline image (without `<>`), else null."
+    )
+    sha256 = serializers.SerializerMethodField(
+        help_text="Hex SHA-256 of the bytes; null if omitted."
+    )
+    url = serializers.SerializerMethodField(help_text="Where to download it; null if omitted.")
+    omitted = serializers.ChoiceField(
+        choices=OmittedReason.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="Null when the file is kept; else `too_large`, `too_many` or `not_forwarded`.",
+    )
+
+    class Meta:
+        model = Attachment
+        fields = [
+            "id",
+            "filename",
+            "content_type",
+            "size",
+            "inline",
+            "content_id",
+            "sha256",
+            "url",
+            "omitted",
+        ]
+        read_only_fields = fields
+
+    def get_content_id(self, attachment: Attachment) -> str | None:
+        return attachment.content_id or None
+
+    def get_sha256(self, attachment: Attachment) -> str | None:
+        return attachment.sha256 or None
+
+    def get_url(self, attachment: Attachment) -> str | None:
+        if attachment.omitted:
+            return None
+        return _absolute(self.context, attachment_path(attachment.pk))
 
 
 @extend_schema_serializer(
@@ -70,6 +137,15 @@ class MessageSerializer(serializers.ModelSerializer):
         help_text="Null for inbound mail; `pending`, `sent` or `failed` for outbound mail.",
     )
     sent_at = UTCDateTimeField(read_only=True, allow_null=True)
+    attachments = AttachmentSerializer(
+        many=True,
+        read_only=True,
+        help_text="Every attachment in document order, inline images and omitted files included.",
+    )
+    raw_url = serializers.SerializerMethodField(
+        help_text="The original RFC 822 bytes, kept for mail that arrived in the raw form; "
+        "else null."
+    )
 
     class Meta:
         model = Message
@@ -86,8 +162,15 @@ class MessageSerializer(serializers.ModelSerializer):
             "created_at",
             "delivery_status",
             "sent_at",
+            "attachments",
+            "raw_url",
         ]
         read_only_fields = fields
+
+    def get_raw_url(self, message: Message) -> str | None:
+        if not message.raw_key:
+            return None
+        return _absolute(self.context, reverse("message-raw", kwargs={"id": message.pk}))
 
 
 @extend_schema_serializer(
@@ -124,3 +207,14 @@ class ReplyCreateSerializer(serializers.Serializer):
         if not value.strip():
             raise serializers.ValidationError("This field may not be blank.", code="blank")
         return value
+
+
+class ReplyMultipartSerializer(ReplyCreateSerializer):
+    """An operator's reply as `multipart/form-data`, with files (documentation)."""
+
+    attachments = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        help_text="Files to attach: at most OUTBOUND_ATTACHMENT_MAX_COUNT (default 20), at most "
+        "OUTBOUND_ATTACHMENT_MAX_BYTES (default 10 MiB) all together.",
+    )

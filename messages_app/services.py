@@ -5,12 +5,14 @@ import random
 import re
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, Count, F, PositiveIntegerField, When
 from django.utils import timezone
@@ -20,36 +22,64 @@ from requests_app.counts import requests_changed
 from requests_app.models import Party, Status, SupportRequest
 from servicedesk.exceptions import IngestUnavailableError, InvalidTransitionError
 
+from .attachments import (
+    StoredFile,
+    attachment_rows,
+    delete_unused_files,
+    inline_urls,
+    keep_files,
+    outbound_rows,
+    store_raw,
+    store_upload,
+)
 from .email_parsing import (
     InvalidAddressError,
     ParsedEmail,
     clean_json,
     parse_field_email,
     parse_raw_email,
+    rewrite_cid_urls,
 )
-from .models import Direction, Kind, Message
+from .models import Attachment, Direction, Kind, Message
 from .notices import Notice, queue_notices, with_token
 from .outbox import queue_outbound_message
 from .subjects import normalize_subject, reply_subject
 
 
 def post_reply(
-    *, request_id: int, operator: Operator, body: str, subject: str | None = None
+    *,
+    request_id: int,
+    operator: Operator,
+    body: str,
+    subject: str | None = None,
+    attachments: Sequence[UploadedFile] = (),
 ) -> Message:
-    """Store an operator's reply to an open request and queue it to the requester."""
-    with transaction.atomic():
-        support_request = SupportRequest.objects.select_for_update().get(pk=request_id)
-        if not support_request.is_open:
-            raise InvalidTransitionError("A closed request cannot receive replies.")
-        subject = subject or reply_subject(support_request.subject)
-        return queue_outbound_message(
-            support_request=support_request,
-            kind=Kind.OPERATOR,
-            subject=with_token(subject, support_request),
-            body=signed(body, operator=operator),
-            reply=body,
-            operator=operator,
-        )
+    """Store an operator's reply to an open request, with its files, and queue it to the
+    requester. The caller checked the files' limits (`check_outbound_files`)."""
+    stored: list[StoredFile] = []
+    try:
+        with transaction.atomic():
+            support_request = SupportRequest.objects.select_for_update().get(pk=request_id)
+            if not support_request.is_open:
+                raise InvalidTransitionError("A closed request cannot receive replies.")
+            subject = subject or reply_subject(support_request.subject)
+            stored = [store_upload(upload) for upload in attachments]
+            message = queue_outbound_message(
+                support_request=support_request,
+                kind=Kind.OPERATOR,
+                subject=with_token(subject, support_request),
+                body=signed(body, operator=operator),
+                reply=body,
+                operator=operator,
+            )
+            Attachment.objects.bulk_create(
+                outbound_rows(message=message, files=list(attachments), stored=stored)
+            )
+            return message
+    except BaseException:
+        # Nothing of a refused reply stays behind, its files included.
+        delete_unused_files(kept.key for kept in stored)
+        raise
 
 
 def signed(body: str, *, operator: Operator) -> str:
@@ -75,6 +105,10 @@ logger = logging.getLogger(__name__)
 
 # Attempts of a batch (after deadlocks) and of one item (after conflicts).
 _MAX_ATTEMPTS = 4
+# A batch rolled back by closes racing with it waits longer each time (0.05 s doubling,
+# jittered): a burst of closes (an operator closing a page of requests) passes in a few
+# seconds, and the batch then lands instead of answering 503.
+_MAX_BATCH_ATTEMPTS = 7
 _AUTO_REPLY_WINDOW = timedelta(hours=1)
 
 
@@ -95,15 +129,22 @@ class Route(StrEnum):
     NEW = "new"
 
 
-@dataclass(frozen=True)
+@dataclass
 class InboundItem:
-    """One item of a webhook batch after shape validation: raw mail, field form, or errors."""
+    """One item of a webhook batch after shape validation: raw mail, field form, or errors.
+
+    Ingestion drops `raw` once the mail is parsed and stored (`release`): a batch near the
+    body cap must not hold every mail's bytes until its end.
+    """
 
     index: int
     external_id: str | None = None
     raw: bytes | None = None
     fields: dict[str, Any] | None = None
     errors: dict[str, list[str]] | None = None
+
+    def release(self) -> None:
+        self.raw = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +171,9 @@ class _Candidate:
     route: Route | None = None
     duplicate_of: tuple[int, int] | None = None
     errors: dict[str, list[str]] | None = None
+    # The stored bytes of the mail's files (None for an omitted one) and of the raw mail.
+    files: list[StoredFile | None] = field(default_factory=list)
+    raw: StoredFile | None = None
 
     @property
     def sender(self) -> str:
@@ -174,6 +218,7 @@ def ingest_batch(*, items: list[InboundItem]) -> list[ItemResult]:
     for item in checked:
         if item.external_id in stored:
             results[item.index] = _duplicate(item, stored[item.external_id])
+            item.release()
             continue
         email, errors = _parse(item)
         if errors:
@@ -181,7 +226,8 @@ def ingest_batch(*, items: list[InboundItem]) -> list[ItemResult]:
         elif email.from_email == settings.SUPPORT_EMAIL or email.is_bounce:
             results[item.index] = ItemResult(item.index, item.external_id, Outcome.IGNORED)
         else:
-            candidates.append(_Candidate(item=item, email=email))
+            candidates.append(_keep_bytes(_Candidate(item=item, email=email)))
+        item.release()
 
     by_message_id = _stored_by_message_id(
         {c.email.message_id for c in candidates if not c.item.external_id and c.email.message_id}
@@ -238,10 +284,23 @@ def _result(candidate: _Candidate) -> ItemResult:
     )
 
 
+def _keep_bytes(candidate: _Candidate) -> _Candidate:
+    """Write an accepted mail's files and raw bytes to storage now, so that a batch holds
+    one mail's decoded files in memory at a time (rows follow in the transaction)."""
+    candidate.files = keep_files(candidate.email.attachments)
+    if candidate.item.raw is not None:
+        candidate.raw = store_raw(candidate.item.raw)
+    return candidate
+
+
 def _parse(item: InboundItem) -> tuple[ParsedEmail | None, dict[str, list[str]] | None]:
     """The parsed mail of an item, or the field errors that reject it."""
     if item.raw is not None:
-        email = parse_raw_email(item.raw)
+        email = parse_raw_email(
+            item.raw,
+            max_attachment_bytes=settings.ATTACHMENT_MAX_BYTES,
+            max_attachments=settings.ATTACHMENT_MAX_COUNT,
+        )
         if not email.from_email:
             return None, {"raw": [email.sender_error or "The message has no usable sender."]}
         return email, None
@@ -302,7 +361,7 @@ def _store(candidates: list[_Candidate], *, now) -> None:
     # An operator's close can still complete a cycle; PostgreSQL then breaks the
     # deadlock and the batch starts again.
     ordered = sorted(candidates, key=lambda c: c.sender)
-    for attempt in range(1, _MAX_ATTEMPTS + 1):
+    for attempt in range(1, _MAX_BATCH_ATTEMPTS + 1):
         try:
             with transaction.atomic():
                 _store_batch(ordered, candidates, now=now)
@@ -311,7 +370,9 @@ def _store(candidates: list[_Candidate], *, now) -> None:
             logger.info("Ingest batch rolled back (%s), attempt %s", type(exc).__name__, attempt)
             for candidate in candidates:
                 candidate.reset()
-            time.sleep(random.uniform(0, 0.1 * attempt))  # noqa: S311 (jitter, not crypto)
+            if attempt < _MAX_BATCH_ATTEMPTS:
+                pause = 0.05 * 2**attempt
+                time.sleep(random.uniform(pause / 2, pause))  # noqa: S311 (jitter, not crypto)
     raise IngestUnavailableError()
 
 
@@ -442,7 +503,8 @@ def _new_message(candidate: _Candidate, *, now) -> Message:
         in_reply_to=email.in_reply_to,
         references=" ".join(email.references),
         headers=clean_json(email.headers),
-        attachments=clean_json(email.attachments),
+        raw_key=candidate.raw.key if candidate.raw else "",
+        raw_size=candidate.raw.size if candidate.raw else None,
         date=email.date or now,
         created_at=now,
     )
@@ -477,6 +539,7 @@ def _store_together(ordered: list[_Candidate], in_batch_order: list[_Candidate],
     )
     for candidate, message in zip(in_batch_order, messages, strict=True):
         candidate.message = message
+    _store_attachments(in_batch_order)
     _acknowledge(in_batch_order, now=now)
     _count_appended(
         {
@@ -574,6 +637,7 @@ def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
                     )
                 candidate.message = _new_message(candidate, now=now)
                 candidate.message.save(force_insert=True)
+                _store_attachments([candidate])
                 if candidate.created:
                     _acknowledge([candidate], now=now)
         except OperationalError:
@@ -596,6 +660,31 @@ def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
     # The same conflict every time is no race: this item cannot be stored.
     logger.error("Ingest item %s could not be stored", candidate.item.index, exc_info=failure)
     candidate.errors = {"non_field_errors": ["The message could not be stored."]}
+
+
+def _store_attachments(stored: list[_Candidate]) -> None:
+    """The attachment rows of stored mail (its bytes are in storage already); inline images
+    referenced as `cid:` in the HTML then point at their download URL."""
+    by_candidate = [
+        attachment_rows(
+            message=candidate.message, parsed=candidate.email.attachments, stored=candidate.files
+        )
+        for candidate in stored
+    ]
+    rows = [row for group in by_candidate for row in group]
+    if not rows:
+        return
+    Attachment.objects.bulk_create(rows)
+    rewritten = []
+    for candidate, group in zip(stored, by_candidate, strict=True):
+        message = candidate.message
+        if group and "cid:" in message.html.lower():
+            html = rewrite_cid_urls(message.html, inline_urls(group))
+            if html != message.html:
+                message.html = html
+                rewritten.append(message)
+    if rewritten:
+        Message.objects.bulk_update(rewritten, ["html"])
 
 
 def _acknowledge(stored: list[_Candidate], *, now) -> None:

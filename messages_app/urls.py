@@ -1,8 +1,14 @@
 from django.urls import path
 
-from . import apis, webhooks
+from . import apis, downloads, webhooks
 
 urlpatterns: list = [
     path("requests/<int:id>/messages/", apis.RequestMessagesApi.as_view(), name="request-messages"),
     path("inbound/emails/", webhooks.InboundEmailsApi.as_view(), name="inbound-emails"),
+    path(
+        "attachments/<int:id>/",
+        downloads.AttachmentDownloadApi.as_view(),
+        name="attachment-download",
+    ),
+    path("messages/<int:id>/raw/", downloads.RawMessageApi.as_view(), name="message-raw"),
 ]

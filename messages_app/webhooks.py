@@ -7,8 +7,10 @@ hand the batch to `ingest_batch`; a bad item is reported `rejected` and never af
 another.
 """
 
+import io
 import json
 from collections import Counter
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -107,6 +109,25 @@ class RawItemSerializer(_ItemSerializer):
             raise serializers.ValidationError(str(exc)) from exc
 
 
+class StrictSizeField(serializers.IntegerField):
+    """A JSON whole number and nothing else (DRF would take "5", 5.0 and true)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class OmittedAttachmentSerializer(serializers.Serializer):
+    """A file the forwarder left out of the field form (the mail was too large to post)."""
+
+    filename = StrictCharField(max_length=1000, allow_blank=True, help_text="The file's name.")
+    content_type = StrictCharField(
+        max_length=255, allow_blank=True, help_text="Its declared MIME type."
+    )
+    size = StrictSizeField(min_value=0, max_value=2**63 - 1, help_text="Its size in bytes.")
+
+
 class FieldItemSerializer(_ItemSerializer):
     """Field form: compatible with the original ServiceDesk forwarding script."""
 
@@ -125,6 +146,14 @@ class FieldItemSerializer(_ItemSerializer):
         required=False,
         allow_null=True,
         help_text="Other header names to values, used for automatic-mail detection.",
+    )
+    attachments_omitted = serializers.ListField(
+        child=OmittedAttachmentSerializer(),
+        required=False,
+        allow_null=True,
+        max_length=1000,
+        help_text="Attachments the forwarder left out; recorded on the message with "
+        '`omitted: "not_forwarded"`.',
     )
 
     def validate_user_email(self, value: str) -> str:
@@ -254,8 +283,13 @@ def signed_body(request) -> bytes:
     return body
 
 
-def batch_items(body: bytes) -> list[InboundItem]:
-    """The batch's items, each validated on its own; raises for a body of the wrong shape."""
+def batch_items(body: bytes, *, release: Callable[[], None] | None = None) -> list[InboundItem]:
+    """The batch's items, each validated on its own; raises for a body of the wrong shape.
+
+    `release` is called once the body is parsed, so that the caller can drop its copy; each
+    item's text is dropped as soon as it is decoded. A batch near the cap is then held
+    about once at a time, not three times over.
+    """
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -277,7 +311,23 @@ def batch_items(body: bytes) -> list[InboundItem]:
         raise TooManyMessagesError(
             f"A batch holds at most {cap} messages; this one has {len(messages)}."
         )
-    return [inbound_item(index, value) for index, value in enumerate(messages)]
+    del body, payload
+    if release is not None:
+        release()
+    items = []
+    for index in range(len(messages)):
+        value, messages[index] = messages[index], None
+        items.append(inbound_item(index, value))
+        del value
+    return items
+
+
+def release_body(request) -> None:
+    """Drop the request's copy of a body that was read and parsed (Django keeps the bytes,
+    and a stream over them, for the life of the request)."""
+    django_request = getattr(request, "_request", request)
+    django_request._body = b""
+    django_request._stream = io.BytesIO(b"")
 
 
 def inbound_item(index: int, value) -> InboundItem:
@@ -315,6 +365,7 @@ def inbound_item(index: int, value) -> InboundItem:
     if "raw" in data:
         return InboundItem(index=index, external_id=external_id, raw=data["raw"])
     data["headers"] = data.get("headers") or {}
+    data["attachments_omitted"] = [dict(item) for item in data.get("attachments_omitted") or []]
     return InboundItem(index=index, external_id=external_id, fields=data)
 
 
@@ -459,7 +510,7 @@ class InboundEmailsApi(APIView):
             413: error_response(
                 "More items than INBOUND_MAX_BATCH, or a body over INBOUND_MAX_BODY_BYTES.",
                 ("too_many_messages", "A batch holds at most 100 messages; this one has 101."),
-                ("payload_too_large", "The request body is larger than 26214400 bytes."),
+                ("payload_too_large", "The request body is larger than 50331648 bytes."),
             ),
             415: error_response(
                 "The body is not sent as application/json.",
@@ -472,7 +523,7 @@ class InboundEmailsApi(APIView):
         },
     )
     def post(self, request):
-        items = batch_items(signed_body(request))
+        items = batch_items(signed_body(request), release=lambda: release_body(request))
         results = ingest_batch(items=items)
         summary = summarise(results)
         record_ingest_outcomes(summary)

@@ -356,7 +356,8 @@ SPECTACULAR_SETTINGS = {
 INBOUND_WEBHOOK_SECRET = env.str("INBOUND_WEBHOOK_SECRET", default="")
 INBOUND_SIGNATURE_TOLERANCE_SECONDS = 300
 INBOUND_MAX_BATCH = env.int("INBOUND_MAX_BATCH", default=100)
-INBOUND_MAX_BODY_BYTES = env.int("INBOUND_MAX_BODY_BYTES", default=25 * 1024 * 1024)
+# 48 MiB: room for one 30 MiB mail in base64 (API.md, "Large mail").
+INBOUND_MAX_BODY_BYTES = env.int("INBOUND_MAX_BODY_BYTES", default=48 * 1024 * 1024)
 # Django must let a body of the webhook's cap through so the view can answer 413 itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = INBOUND_MAX_BODY_BYTES + 1024 * 1024
 # Automatic mails (acknowledgements) to one address per hour before they are withheld.
@@ -372,3 +373,43 @@ OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=8)
 # Backoff between attempts: base * 2^(attempt-1) seconds, capped, with jitter.
 OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=60)
 OUTBOUND_RETRY_MAX_SECONDS = env.float("OUTBOUND_RETRY_MAX_SECONDS", default=3600)
+
+# ATTACHMENTS
+# ------------------------------------------------------------------------------
+# Files of mail and the raw RFC 822 bytes of inbound mail live in STORAGES["attachments"]:
+# a folder under var/ by default, an S3-compatible bucket when ATTACHMENTS_S3_BUCKET is set.
+ATTACHMENTS_ROOT = env.path("ATTACHMENTS_ROOT", default=VAR_DIR / "attachments")
+ATTACHMENTS_S3_BUCKET = env.str("ATTACHMENTS_S3_BUCKET", default="")
+if ATTACHMENTS_S3_BUCKET:
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ATTACHMENTS_S3_BUCKET,
+            "location": env.str("ATTACHMENTS_S3_PREFIX", default=""),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
+            "signature_version": "s3v4",
+            "default_acl": None,
+            # Keys are content hashes: the same key always holds the same bytes.
+            "file_overwrite": True,
+            "querystring_auth": False,
+            # Downloads through storage.open() spill to disk past 1 MiB, not to memory.
+            "max_memory_size": 1024 * 1024,
+        },
+    }
+else:
+    STORAGES["attachments"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(ATTACHMENTS_ROOT), "base_url": "/attachments-not-served/"},
+    }
+# Per inbound mail: a larger file, or files past the count, are listed as omitted.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=25 * 1024 * 1024)
+ATTACHMENT_MAX_COUNT = env.int("ATTACHMENT_MAX_COUNT", default=100)
+# Per operator reply: more files answer 400, larger ones (each or together) 413.
+OUTBOUND_ATTACHMENT_MAX_COUNT = env.int("OUTBOUND_ATTACHMENT_MAX_COUNT", default=20)
+OUTBOUND_ATTACHMENT_MAX_BYTES = env.int("OUTBOUND_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Files of an upload past this size are written to a temporary file, not held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

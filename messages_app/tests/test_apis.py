@@ -25,6 +25,8 @@ MESSAGE_FIELDS = {
     "created_at",
     "delivery_status",
     "sent_at",
+    "attachments",
+    "raw_url",
 }
 
 
@@ -78,6 +80,8 @@ def test_messages_are_listed_oldest_first_with_the_contracts_fields(operator_cli
         "created_at": "2026-11-20T10:15:00.000000Z",
         "delivery_status": None,
         "sent_at": None,
+        "attachments": [],
+        "raw_url": None,
     }
     assert outbound["id"] == later.pk
     assert outbound["direction"] == "outbound"
@@ -125,10 +129,10 @@ def test_messages_list_uses_the_same_number_of_queries_whatever_the_page_size(
         InboundMessageFactory(request=support_request)
         OutboundMessageFactory(request=support_request, operator=OperatorFactory())
 
-    # Token + operator, the request's existence, count, page.
-    with django_assert_num_queries(4):
+    # Token + operator, the request's existence, count, page, the page's attachments.
+    with django_assert_num_queries(5):
         operator_client.get(messages_url(support_request), {"page_size": 1})
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         response = operator_client.get(messages_url(support_request), {"page_size": 200})
 
     assert len(response.json()["results"]) == 20

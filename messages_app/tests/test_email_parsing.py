@@ -212,21 +212,24 @@ def test_attachments_are_listed_with_names_types_and_sizes():
     assert email.body == (
         "The scanner produces empty pages; the scan and a screenshot are attached."
     )
-    assert email.attachments == [
-        {"filename": "screenshot.png", "content_type": "image/png", "size": 70, "inline": True},
-        {
-            "filename": "invoice-2026-11.pdf",
-            "content_type": "application/pdf",
-            "size": 77,
-            "inline": False,
-        },
-        {
-            "filename": "отчёт.xlsx",
-            "content_type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "size": 14,
-            "inline": False,
-        },
+    listed = [
+        (a.filename, a.content_type, a.size, a.inline, a.content_id, a.omitted)
+        for a in email.attachments
     ]
+    assert listed == [
+        ("screenshot.png", "image/png", 70, True, "screenshot@example.com", None),
+        ("invoice-2026-11.pdf", "application/pdf", 77, False, "", None),
+        (
+            "отчёт.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            14,
+            False,
+            "",
+            None,
+        ),
+    ]
+    assert email.attachments[1].data.startswith(b"%PDF-1.4")
+    assert [len(a.data) for a in email.attachments] == [70, 77, 14]
 
 
 @pytest.mark.parametrize(

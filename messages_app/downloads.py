@@ -1,0 +1,254 @@
+"""Operators' downloads: an attachment's bytes and a message's raw mail (see API.md).
+
+Every file is served as a download an attacker cannot turn into a page of this site:
+types a browser would run or render are served as application/octet-stream, always
+with `nosniff` and a sandboxing CSP, and `inline` only for images and PDF on request.
+Files are streamed from storage; a single byte range answers 206.
+"""
+
+import re
+import unicodedata
+from urllib.parse import quote
+
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from operators_app.permissions import IsActiveOperator
+from servicedesk.api import NO_OPERATOR_PROFILE, UNAUTHENTICATED, error_response
+from servicedesk.renderers import JSONRenderer
+
+from .attachments import CHUNK, INLINE_TYPES, open_raw, open_stream
+from .selectors import get_attachment, get_raw_message
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, no-cache",
+}
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d{0,19})\s*-\s*(\d{0,19})\s*$", re.IGNORECASE)
+_UNSATISFIABLE = object()
+# RFC 8187 attr-char besides letters and digits.
+_ATTR_CHARS = "!#$&+-.^_`|~"
+
+
+class _Stream:
+    """A readable stream FileResponse must not measure or seek (it would read it twice)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(size)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class StreamedFileResponse(FileResponse):
+    block_size = CHUNK
+
+
+class AnyAcceptNegotiation(BaseContentNegotiation):
+    """A download answers whatever the client accepts (a browser asks for `image/*` or
+    `application/pdf`); errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class DownloadApi(APIView):
+    permission_classes = [IsActiveOperator]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AnyAcceptNegotiation
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """`attachment` (or `inline`) with an ASCII `filename` and the exact UTF-8 `filename*`."""
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    fallback = re.sub(r'[^\x20-\x7e]|["\\%;]', "_", fallback).strip()
+    stem, dot, extension = fallback.rpartition(".")
+    if not dot:
+        stem, extension = fallback, ""
+    if not stem.strip(" ._-"):
+        fallback = f"attachment.{extension}" if extension.strip(" ._-") else "attachment"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHARS)}"
+
+
+def parse_range(header: str, size: int):
+    """(start, end) of a single satisfiable byte range, `_UNSATISFIABLE`, or None to serve
+    the whole file (no header, several ranges, or a malformed one: RFC 9110 ignores it)."""
+    match = _RANGE.match(header or "")
+    if not match or not (match.group(1) or match.group(2)):
+        return None
+    first, last = match.groups()
+    if first:
+        start = int(first)
+        end = int(last) if last else size - 1
+        if last and end < start:
+            return None
+        if start >= size:
+            return _UNSATISFIABLE
+        return start, min(end, size - 1)
+    suffix = int(last)
+    if suffix == 0 or size == 0:
+        return _UNSATISFIABLE
+    return max(size - suffix, 0), size - 1
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match against our tag (weak comparison, as RFC 9110 asks for it)."""
+    tags = [tag.strip() for tag in (header or "").split(",")]
+    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+ATTACHMENT_ERRORS = {
+    401: UNAUTHENTICATED,
+    403: NO_OPERATOR_PROFILE,
+    404: error_response(
+        "There is no such attachment, or it was omitted and has no bytes.",
+        ("not_found", "No attachment with this id."),
+    ),
+}
+
+
+class AttachmentDownloadApi(DownloadApi):
+    @extend_schema(
+        operation_id="attachments_download",
+        tags=["attachments"],
+        summary="Download an attachment",
+        description=(
+            "The file's bytes, streamed. `Content-Type` is the declared type, except that "
+            "types a browser would run or render as a document (HTML, XHTML, SVG, XML, "
+            "JavaScript, anything unknown) are served as `application/octet-stream`. "
+            "Always `Content-Disposition: attachment` with an ASCII `filename` and a UTF-8 "
+            "`filename*`, `X-Content-Type-Options: nosniff`, `Content-Security-Policy: "
+            "default-src 'none'; sandbox` and `ETag: \"<sha256>\"`. `If-None-Match` with "
+            "that tag answers 304; a single `Range: bytes=a-b` answers 206."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "disposition",
+                OpenApiTypes.STR,
+                enum=["attachment", "inline"],
+                description="`inline` shows PNG, JPEG, GIF, WebP and PDF files in the "
+                "browser; every other type stays `attachment`.",
+            ),
+            OpenApiParameter(
+                "Range",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="A single byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n`.",
+            ),
+            OpenApiParameter(
+                "If-None-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The ETag of a copy the client holds; 304 when it is current.",
+            ),
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The whole file."
+            ),
+            (206, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The requested byte range (`Content-Range: bytes a-b/size`).",
+            ),
+            304: OpenApiResponse(description="The client's copy (If-None-Match) is current."),
+            **ATTACHMENT_ERRORS,
+            416: error_response(
+                "The range starts past the end of the file (`Content-Range: bytes */size`).",
+                ("range_not_satisfiable", "The range is outside the file of 70 bytes."),
+            ),
+        },
+    )
+    def get(self, request, id: int):
+        attachment = get_attachment(attachment_id=id)
+        if attachment is None or attachment.omitted or not attachment.storage_key:
+            raise NotFound("No attachment with this id.")
+        etag = f'"{attachment.sha256}"'
+        size = attachment.size
+        headers = {**SECURITY_HEADERS, "ETag": etag, "Accept-Ranges": "bytes"}
+        if etag_matches(request.headers.get("If-None-Match", ""), etag):
+            return HttpResponse(status=304, headers=headers)
+        wanted = request.headers.get("Range", "")
+        if_range = request.headers.get("If-Range")
+        byte_range = parse_range(wanted, size) if wanted and if_range in (None, etag) else None
+        if byte_range is _UNSATISFIABLE:
+            return Response(
+                {
+                    "detail": f"The range is outside the file of {size} bytes.",
+                    "code": "range_not_satisfiable",
+                },
+                status=416,
+                headers={**headers, "Content-Range": f"bytes */{size}"},
+            )
+        content_type = attachment.served_content_type
+        inline = request.query_params.get("disposition") == "inline" and (
+            content_type in INLINE_TYPES
+        )
+        headers["Content-Disposition"] = content_disposition(attachment.filename, inline=inline)
+        try:
+            if byte_range is None:
+                stream = open_stream(attachment.storage_key)
+                status, length = 200, size
+            else:
+                start, end = byte_range
+                length = end - start + 1
+                stream = open_stream(attachment.storage_key, start=start, length=length)
+                status = 206
+                headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        except FileNotFoundError:
+            raise NotFound("The attachment's file is missing from storage.") from None
+        response = StreamedFileResponse(_Stream(stream), status=status, content_type=content_type)
+        for name, value in headers.items():
+            response[name] = value
+        response["Content-Length"] = str(length)
+        return response
+
+
+class RawMessageApi(DownloadApi):
+    @extend_schema(
+        operation_id="messages_raw",
+        tags=["messages"],
+        summary="Download a message's raw mail",
+        description=(
+            "The original RFC 822 bytes of an inbound mail as it arrived (kept for every "
+            "mail that came in the raw form), as an attachment named `message-<id>.eml`."
+        ),
+        responses={
+            (200, "message/rfc822"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The mail's bytes."
+            ),
+            401: UNAUTHENTICATED,
+            403: NO_OPERATOR_PROFILE,
+            404: error_response(
+                "There is no such message, or its raw bytes are not kept.",
+                ("not_found", "No raw mail is kept for this message."),
+            ),
+        },
+    )
+    def get(self, request, id: int):
+        message = get_raw_message(message_id=id)
+        if message is None:
+            raise NotFound("No raw mail is kept for this message.")
+        try:
+            stream = open_raw(message.raw_key)
+        except FileNotFoundError:
+            raise NotFound("The raw mail is missing from storage.") from None
+        response = StreamedFileResponse(_Stream(stream), content_type="message/rfc822")
+        for name, value in SECURITY_HEADERS.items():
+            response[name] = value
+        response["Content-Disposition"] = content_disposition(f"message-{message.pk}.eml")
+        if message.raw_size is not None:
+            response["Content-Length"] = str(message.raw_size)
+        return response
