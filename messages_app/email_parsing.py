@@ -676,8 +676,13 @@ def _assemble(
     date: str,
     attachments: list[ParsedAttachment],
     sender_error: str = "",
+    reply_text: str = "",
 ) -> ParsedEmail:
-    """The ParsedEmail of decoded parts: both forms of the webhook end here."""
+    """The ParsedEmail of decoded parts: both forms of the webhook end here.
+
+    `reply_text` is the part of `body` the reply is split from when that is not all of it
+    (the sender's own words without the text of attached mail).
+    """
     from_name, from_email = sender
     message_id, in_reply_to, references = thread
     bounce = is_bounce(
@@ -692,7 +697,7 @@ def _assemble(
         from_name=from_name,
         subject=subject,
         body=body,
-        reply=split_reply(body),
+        reply=split_reply(reply_text or body),
         html=html,
         message_id=normalise_message_id(message_id),
         in_reply_to=normalise_message_id(in_reply_to),
@@ -981,6 +986,9 @@ class ParsedBodies:
     plain: str = ""
     html: str = ""
     attachments: list[ParsedAttachment] = field(default_factory=list)
+    # The sender's own text, before the text of attached mail is appended to `plain`:
+    # the reply is split from it, so an attached mail is never read as the new text.
+    own_plain: str = ""
 
 
 def _bodies(msg: StdMessage, *, max_attachment_bytes: int, max_attachments: int) -> ParsedBodies:
@@ -1060,11 +1068,15 @@ def _bodies(msg: StdMessage, *, max_attachment_bytes: int, max_attachments: int)
     if not plain and not html and file_texts:
         plain = "\n\n".join(text.strip() for text in file_texts if text.strip())
     plain = plain[:MAX_BODY_TEXT]
+    own_plain = plain
     for text in attached_texts:
         if len(plain) < MAX_BODY_TEXT:
             plain += f"\n\n{ATTACHED_MESSAGE_SEPARATOR}\n{text}"
     return ParsedBodies(
-        plain=plain.strip()[:MAX_BODY_TEXT], html=html or "", attachments=attachments
+        plain=plain.strip()[:MAX_BODY_TEXT],
+        html=html or "",
+        attachments=attachments,
+        own_plain=own_plain.strip(),
     )
 
 
@@ -1150,6 +1162,7 @@ def _parse_raw_email(
         date=raw.get("date", ""),
         attachments=bodies.attachments,
         sender_error=sender_error,
+        reply_text=bodies.own_plain.replace("\r\n", "\n").replace("\r", "\n"),
     )
 
 

@@ -12,7 +12,11 @@ from email.message import EmailMessage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messages_app.email_parsing import _parse_raw_email
+from messages_app.email_parsing import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    _parse_raw_email,
+)
 from messages_app.replies import extract_reply
 
 WORD = re.compile(r"\w+")
@@ -56,6 +60,13 @@ _LINE = st.one_of(
 MAIL_TEXT = st.lists(_LINE, min_size=1, max_size=25).map("\n".join)
 
 
+def parse(data: bytes):
+    """The raising parser with the default limits."""
+    return _parse_raw_email(
+        data, max_attachment_bytes=MAX_ATTACHMENT_BYTES, max_attachments=MAX_ATTACHMENTS
+    )
+
+
 def words(text: str) -> set[str]:
     return set(WORD.findall(text))
 
@@ -92,7 +103,7 @@ def _message(text: str, html_part: str | None, attachment: bytes | None) -> byte
 @given(MAIL_TEXT, st.booleans(), st.one_of(st.none(), st.binary(max_size=200)))
 def test_body_keeps_the_whole_text_part_and_reply_only_its_words(text, with_html, attachment):
     html_part = f"<p>{html.escape(text)}</p>" if with_html else None
-    parsed = _parse_raw_email(_message(text, html_part, attachment))
+    parsed = parse(_message(text, html_part, attachment))
     assert parsed.body == text.strip()
     assert_reply_is_slices_of(parsed.reply, parsed.body)
 
@@ -105,6 +116,30 @@ def test_html_only_mail_keeps_every_word_in_its_body(blocks):
     message["From"] = "Jane <jane@example.com>"
     message["Subject"] = "Generated"
     message.set_content(f"<html><body>{markup}</body></html>", subtype="html", charset="utf-8")
-    parsed = _parse_raw_email(message.as_bytes())
+    parsed = parse(message.as_bytes())
     assert words(" ".join(text for _, text in blocks)) <= words(parsed.body)
+    assert_reply_is_slices_of(parsed.reply, parsed.body)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(MAIL_TEXT, min_size=2, max_size=4), MAIL_TEXT)
+def test_every_inline_text_part_and_attached_mail_stays_in_the_body(parts, attached_text):
+    message = EmailMessage()
+    message["From"] = "Jane <jane@example.com>"
+    message["Subject"] = "Generated"
+    message.set_content(parts[0], charset="utf-8")
+    message.make_mixed()
+    for text in parts[1:]:
+        part = EmailMessage()
+        part.set_content(text, charset="utf-8", disposition="inline")
+        message.attach(part)
+    attached = EmailMessage()
+    attached["From"] = "Bob <bob@example.org>"
+    attached["Subject"] = "Original"
+    attached.set_content(attached_text, charset="utf-8")
+    message.add_attachment(attached)
+    parsed = parse(message.as_bytes())
+    for text in [*parts, attached_text]:
+        if text.strip():
+            assert text.strip() in parsed.body
     assert_reply_is_slices_of(parsed.reply, parsed.body)
