@@ -131,6 +131,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A query parameter given twice is honoured whole or refused, never half read.
+    "servicedesk.queryparams.RepeatedQueryParamsMiddleware",
 ]
 
 if not DEBUG:
