@@ -5,6 +5,7 @@ from django.utils import timezone
 from requests_app.admin import SupportRequestAdmin
 from requests_app.models import SupportRequest
 
+from .delivery import give_up_after
 from .models import DeliveryStatus, Message
 from .outbox import enqueue_delivery
 
@@ -83,7 +84,9 @@ class MessageAdmin(admin.ModelAdmin):
             Message.objects.filter(pk__in=ids).update(
                 delivery_status=DeliveryStatus.PENDING,
                 attempts=0,
+                unfinished_attempts=0,
                 next_attempt_at=timezone.now(),
+                give_up_at=timezone.now() + give_up_after(),
                 last_error="",
             )
             for pk in ids:

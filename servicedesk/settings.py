@@ -371,8 +371,12 @@ INBOUND_MAX_BODY_BYTES = env.int("INBOUND_MAX_BODY_BYTES", default=25 * 1024 * 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = INBOUND_MAX_BODY_BYTES + 1024 * 1024
 # Automatic mails (acknowledgements) to one address per hour before they are withheld.
 AUTO_REPLY_LIMIT_PER_HOUR = env.int("AUTO_REPLY_LIMIT_PER_HOUR", default=5)
-# Outbound delivery: attempts before a message is marked failed.
-OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=8)
+# Outbound delivery: temporary failures (SMTP down, timeouts, 4xx) keep a mail pending
+# this long after it was queued; past it the mail is failed and reported. Only permanent
+# answers (5xx for the mail or its recipient) fail a mail earlier.
+OUTBOUND_GIVE_UP_AFTER_DAYS = env.float("OUTBOUND_GIVE_UP_AFTER_DAYS", default=5)
+# Attempts in a row that never report back (the worker died mid-send) before a mail fails.
+OUTBOUND_MAX_UNFINISHED_ATTEMPTS = env.int("OUTBOUND_MAX_UNFINISHED_ATTEMPTS", default=3)
 # Backoff between attempts: base * 2^(attempt-1) seconds, capped, with jitter.
 OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=60)
 OUTBOUND_RETRY_MAX_SECONDS = env.float("OUTBOUND_RETRY_MAX_SECONDS", default=3600)
