@@ -17,9 +17,9 @@ block every other writer on SQLite. The committed claim gives the same guarantee
 second worker (a duplicate task, a re-drive, a redelivered `acks_late` message) skips a
 row another worker holds (skip_locked) and finds a claimed row not due, so two workers
 never send one message. The only window for a duplicate mail is a crash after the SMTP
-server accepted the mail and before step 3 commits; SMTP offers no way to close it. After such a crash the row is
-retried when the lease expires; a message whose attempts keep dying
-(`OUTBOUND_MAX_UNFINISHED_ATTEMPTS` in a row) is failed, so it cannot loop.
+server accepted the mail and before step 3 commits; SMTP offers no way to close it.
+After such a crash the row is retried when the lease expires; a message whose attempts
+keep dying (`OUTBOUND_MAX_UNFINISHED_ATTEMPTS` in a row) is failed, so it cannot loop.
 
 Temporary failures (connection refused, timeouts, SMTP 4xx) keep a mail pending with
 capped backoff for as long as an outage lasts, up to `give_up_at`
