@@ -5,6 +5,7 @@ row stays `pending` and the periodic re-drive sends it later.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -147,21 +148,50 @@ def queue_outbound_messages(
     return messages
 
 
+# After a publish fails, this process stops trying for this long: while the broker is
+# down each try costs its connect timeout, and a batch that opens 100 requests must not
+# pay it 100 times. The rows stay due; beat's re-drive queues them.
+BROKER_PAUSE_SECONDS = 15
+_broker_paused_until = 0.0
+
+
+def _broker_paused() -> bool:
+    return time.monotonic() < _broker_paused_until
+
+
+def _pause_broker(message_ids: list[int]) -> None:
+    global _broker_paused_until
+    _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
+    logger.warning(
+        "Could not queue delivery of message %s%s; the periodic re-drive will send it",
+        message_ids[0],
+        f" and {len(message_ids) - 1} more" if len(message_ids) > 1 else "",
+        exc_info=True,
+    )
+
+
 def enqueue_deliveries(message_ids: list[int]) -> None:
-    """Hand pending messages to Celery one by one; each outage is logged, the re-drive retries."""
-    for message_id in message_ids:
-        enqueue_delivery(message_id)
+    """Hand pending messages to Celery (over the producer pool's one connection); at the
+    first failure the rest is left to the re-drive, and publishing pauses a few seconds."""
+    if not message_ids:
+        return
+    if _broker_paused():
+        logger.info(
+            "Broker unavailable a moment ago; the re-drive will queue message(s) %s",
+            ", ".join(map(str, message_ids)),
+        )
+        return
+    sent = 0
+    try:
+        for message_id in message_ids:
+            # Without a broker (eager mode) this sends right here, inside the web request:
+            # nothing it raises may reach the caller, the row keeps the error instead.
+            deliver_message_task.delay(message_id)
+            sent += 1
+    except Exception:
+        _pause_broker(message_ids[sent:])
 
 
 def enqueue_delivery(message_id: int) -> None:
     """Hand a pending message to Celery; a broker outage is logged, the re-drive retries."""
-    try:
-        # Without a broker (eager mode) this sends right here, inside the web request:
-        # nothing it raises may reach the caller, the row keeps the error instead.
-        deliver_message_task.delay(message_id)
-    except Exception:
-        logger.warning(
-            "Could not queue delivery of message %s; the periodic re-drive will send it",
-            message_id,
-            exc_info=True,
-        )
+    enqueue_deliveries([message_id])

@@ -10,13 +10,14 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Case, Count, F, PositiveIntegerField, When
 from django.utils import timezone
 
 from operators_app.models import Operator
 from requests_app.counts import requests_changed
 from requests_app.models import Party, Status, SupportRequest
+from servicedesk.database import drop_broken_connections
 from servicedesk.exceptions import IngestUnavailableError, InvalidTransitionError
 
 from .email_parsing import (
@@ -289,8 +290,10 @@ def _store(candidates: list[_Candidate], *, now) -> None:
             with transaction.atomic():
                 _store_batch(ordered, candidates, now=now)
             return
-        except (OperationalError, _RouteChangedError) as exc:
+        except (OperationalError, InterfaceError, _RouteChangedError) as exc:
             logger.info("Ingest batch rolled back (%s), attempt %s", type(exc).__name__, attempt)
+            # A connection the server dropped is reopened for the next attempt.
+            drop_broken_connections()
             for candidate in candidates:
                 candidate.reset()
             time.sleep(random.uniform(0, 0.1 * attempt))  # noqa: S311 (jitter, not crypto)

@@ -124,6 +124,8 @@ MIDDLEWARE = [
     # id, and the metrics time the whole stack.
     "servicedesk.logging.RequestIdMiddleware",
     "servicedesk.metrics.PrometheusMiddleware",
+    # A lost database connection: 503, and a GET retried once on a fresh connection.
+    "servicedesk.database.DatabaseRetryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
