@@ -136,6 +136,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A query parameter given twice is honoured whole or refused, never half read.
     "servicedesk.queryparams.RepeatedQueryParamsMiddleware",
+    # Admin lists answer a filter they cannot run with `?e=1`, not a 500.
+    "servicedesk.admin_guard.AdminChangeListGuardMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]

@@ -2,6 +2,8 @@
 service answers 503 quickly"): a 503 in the error shape, never a 500; a GET is retried
 once on a fresh connection; nothing is changed by a write that could not finish."""
 
+import contextlib
+
 import pytest
 from django.db import connection
 
@@ -14,11 +16,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 def terminate_own_backend() -> None:
     """What `pg_terminate_backend` from an administrator or a failover does to us."""
-    with connection.cursor() as cursor:
-        try:
-            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-        except Exception:  # the server hangs up while answering
-            pass
+    # The server hangs up while answering.
+    with connection.cursor() as cursor, contextlib.suppress(Exception):
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
 
 @pytest.fixture
