@@ -24,6 +24,7 @@ from .email_parsing import (
     InvalidAddressError,
     ParsedEmail,
     clean_json,
+    content_message_id,
     parse_field_email,
     parse_raw_email,
 )
@@ -229,9 +230,13 @@ def _parse(item: InboundItem) -> tuple[ParsedEmail | None, dict[str, list[str]] 
             return None, {"raw": [email.sender_error or "The message has no usable sender."]}
         return email, None
     try:
-        return parse_field_email(**(item.fields or {})), None
+        email = parse_field_email(**(item.fields or {}))
     except InvalidAddressError as exc:
         return None, {"user_email": [str(exc)]}
+    if not item.external_id and not email.message_id:
+        # Nothing names this mail: its content does, so a replayed item is a duplicate.
+        email.message_id = content_message_id(item.fields or {})
+    return email, None
 
 
 def _dedup_key(candidate: _Candidate) -> tuple[str, str] | None:

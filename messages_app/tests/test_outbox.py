@@ -408,7 +408,8 @@ def test_a_refused_publish_leaves_the_rest_of_the_batch_to_the_redrive_at_once(
 
     assert calls == [messages[0].pk]
     assert mailoutbox == []
-    assert f"Could not queue delivery of message {messages[0].pk} and 2 more" in caplog.text
+    assert f"Could not queue delivery of message {messages[0].pk};" in caplog.text
+    assert "Left 2 more message(s) of the batch to the periodic re-drive" in caplog.text
     monkeypatch.undo()
     assert redrive_outbox_task() == 4
     assert len(mailoutbox) == 4

@@ -164,7 +164,7 @@ def test_webhook_answers_413_for_more_items_than_the_batch_cap(client, settings)
 
 def test_webhook_accepts_a_full_batch(client, settings):
     settings.INBOUND_MAX_BATCH = 3
-    response = post_batch(client, [JANE] * 3)
+    response = post_batch(client, [{**JANE, "description": f"Mail {n}"} for n in range(3)])
     assert response.status_code == 200
     assert response.json()["summary"] == {
         "created": 1,
