@@ -194,6 +194,20 @@ LIVE_CHECKS = [
     use_after_free,
     allow_header_conformance,
 ]
+# Where the contract itself answers otherwise than those two checks expect: valid-looking
+# credentials that are wrong, and a username already taken, are 400; the webhook answers
+# 200 with the invalid items `rejected` (each item is handled on its own).
+VALID_INPUT_REFUSED_BY_CONTRACT = {("/api/v1/auth/token/", "post"), ("/api/v1/operators/", "post")}
+INVALID_ITEMS_ANSWERED_200 = {("/api/v1/inbound/emails/", "post")}
+
+
+def live_checks(path: str, method: str) -> list:
+    skip = set()
+    if (path, method) in VALID_INPUT_REFUSED_BY_CONTRACT:
+        skip.add(positive_data_acceptance)
+    if (path, method) in INVALID_ITEMS_ANSWERED_200:
+        skip.add(negative_data_rejection)
+    return [check for check in LIVE_CHECKS if check not in skip]
 
 
 @pytest.mark.e2e
@@ -231,6 +245,8 @@ def test_live_api_conforms_to_its_schema(live_api, path, method, mode):
             ),
         )
 
+    checks = live_checks(path, method)
+
     @hypothesis.settings(
         max_examples=EXAMPLES_PER_MODE,
         deadline=None,
@@ -241,6 +257,6 @@ def test_live_api_conforms_to_its_schema(live_api, path, method, mode):
     )
     @hypothesis.given(case=strategy)
     def call(case):
-        case.call_and_validate(headers=headers, auth=_WebhookSignature(), checks=LIVE_CHECKS)
+        case.call_and_validate(headers=headers, auth=_WebhookSignature(), checks=checks)
 
     call()
