@@ -1,5 +1,7 @@
 # servicedesk: the two commands are `make run` and `make test`.
 SHELL := /bin/bash
+# A recipe's pipeline fails when pip fails, not only when its filter does.
+.SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,6 +11,8 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# pip's progress, one line per package it fetches, instead of a minute of silence.
+PIP_PROGRESS := sed -u -n -e 's/^\(Collecting\|Successfully installed\)/  \1/p'
 
 .PHONY: help run test install install-dev migrate lint format check clean
 
@@ -17,15 +21,16 @@ help:  ## List the targets
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "servicedesk needs Python 3.11 (set PYTHON=/path/to/python3.11)"'
+	@echo "Creating $(VENV) and installing the dependencies (about a minute the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.runtime-installed: $(VENV)/bin/python requirements.txt
-	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --progress-bar off -r requirements.txt | $(PIP_PROGRESS)
 	@touch $@
 
 $(VENV)/.dev-installed: $(VENV)/bin/python requirements.txt requirements-dev.txt
-	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --progress-bar off -r requirements-dev.txt | $(PIP_PROGRESS)
 	@touch $@ $(VENV)/.runtime-installed
 
 install: $(VENV)/.runtime-installed  ## Create .venv and install the runtime dependencies

@@ -14,6 +14,14 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
+# An empty variable means "not set" everywhere in the project, but not to every tool:
+# gunicorn fails on an empty WEB_CONCURRENCY, prometheus_client switches to multiprocess
+# mode on an empty PROMETHEUS_MULTIPROC_DIR. An env file copied from .env.sample leaves
+# many empty, so drop them all before anything reads them.
+for name in $(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=$/\1/p'); do
+  unset "$name"
+done
+
 role="${1:-web}"
 if [ "$#" -gt 0 ]; then
   shift
@@ -42,9 +50,9 @@ case "$role" in
       "$@"
     ;;
   beat)
+    # The schedule file is CELERY_BEAT_SCHEDULE_FILE (settings), var/ by default.
     exec celery --app servicedesk beat \
       --loglevel "${LOG_LEVEL:-INFO}" \
-      --schedule "${CELERY_BEAT_SCHEDULE_FILE:-/tmp/celerybeat-schedule}" \
       "$@"
     ;;
   migrate)

@@ -16,6 +16,11 @@ import urllib.error
 import urllib.request
 
 
+def _env(name: str, default: str) -> str:
+    """The variable, or `default` when it is unset or empty (as in a copied .env.sample)."""
+    return os.environ.get(name, "").strip() or default
+
+
 def _host_header() -> str:
     # Django answers 400 to a Host outside ALLOWED_HOSTS, so ask as a real client would.
     for host in os.environ.get("ALLOWED_HOSTS", "").split(","):
@@ -26,7 +31,7 @@ def _host_header() -> str:
 
 
 def check_web() -> None:
-    port = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000").rpartition(":")[2]
+    port = _env("GUNICORN_BIND", "0.0.0.0:8000").rpartition(":")[2]
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/healthz", headers={"Host": _host_header()}
     )
@@ -45,13 +50,16 @@ def check_worker() -> None:
 
 
 def check_beat() -> None:
-    schedule = os.environ.get("CELERY_BEAT_SCHEDULE_FILE", "/tmp/celerybeat-schedule")  # noqa: S108
+    # The settings' default when unset: var/ in the project.
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    default = os.path.join(project, "var", "celerybeat-schedule")
+    schedule = _env("CELERY_BEAT_SCHEDULE_FILE", default)
     files = glob.glob(glob.escape(schedule) + "*")
     if not files:
         sys.exit(f"beat has not written {schedule} yet")
     # Beat saves its schedule at least every few minutes while it ticks.
     age = time.time() - max(os.path.getmtime(path) for path in files)
-    limit = float(os.environ.get("BEAT_HEALTH_MAX_AGE", "600"))
+    limit = float(_env("BEAT_HEALTH_MAX_AGE", "600"))
     if age > limit:
         sys.exit(f"beat last saved its schedule {age:.0f}s ago")
 

@@ -25,8 +25,13 @@ logger = logging.getLogger("servicedesk.prestart")
 MIGRATION_LOCK_KEY = 7_452_046_535
 
 
+def _env(name: str, default: str) -> str:
+    """The variable, or `default` when it is unset or empty (as in a copied .env.sample)."""
+    return os.environ.get(name, "").strip() or default
+
+
 def _deadline() -> float:
-    return time.monotonic() + float(os.environ.get("DB_WAIT_TIMEOUT", "60"))
+    return time.monotonic() + float(_env("DB_WAIT_TIMEOUT", "60"))
 
 
 def wait_for_database() -> None:
@@ -101,7 +106,7 @@ def wait_for_migrations() -> None:
 def main(role: str) -> None:
     django.setup()
     wait_for_database()
-    migrate_on_start = os.environ.get("MIGRATE_ON_START", "true").lower() in ("1", "true", "yes")
+    migrate_on_start = _env("MIGRATE_ON_START", "true").lower() in ("1", "true", "yes", "on")
     if role == "migrate" or (role == "web" and migrate_on_start):
         migrate_once()
     else:

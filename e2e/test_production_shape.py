@@ -536,7 +536,7 @@ def test_swagger_ui_and_its_static_files_come_through_nginx(stack):
 
 def test_bodies_are_small_everywhere_but_the_webhook(stack):
     elsewhere = raw_headers_only(stack.nginx.port, "/api/v1/auth/token/", 2 * 1024 * 1024)
-    webhook_over = raw_headers_only(stack.nginx.port, "/api/v1/inbound/emails/", 27 * 1024 * 1024)
+    webhook_over = raw_headers_only(stack.nginx.port, "/api/v1/inbound/emails/", 50 * 1024 * 1024)
 
     assert elsewhere.startswith("HTTP/1.1 413")
     assert webhook_over.startswith("HTTP/1.1 413")

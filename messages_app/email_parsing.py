@@ -103,7 +103,7 @@ _BOUNCE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
-_REQUEST_TOKEN = re.compile(r"\[#(\d{1,18})\]")
+REQUEST_TOKEN = re.compile(r"\[#(\d{1,18})\]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CHARSET_ALIASES = {
@@ -266,7 +266,7 @@ def decode_raw(value: str) -> bytes:
 
 def request_tokens(subject: str) -> list[int]:
     """Request ids named by `[#<id>]` tokens in a subject."""
-    return [int(token) for token in _REQUEST_TOKEN.findall(subject or "")]
+    return [int(token) for token in REQUEST_TOKEN.findall(subject or "")]
 
 
 # ---------------------------------------------------------------------------

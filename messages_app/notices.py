@@ -13,6 +13,7 @@ from django.utils import translation
 from requests_app.models import SupportRequest
 
 from .delivery import clean_header_value
+from .email_parsing import REQUEST_TOKEN
 from .models import Kind, Message
 from .outbox import (
     OutboundMail,
@@ -20,6 +21,7 @@ from .outbox import (
     queue_outbound_messages,
     thread_headers_after,
 )
+from .subjects import normalize_subject
 
 
 class Notice(models.TextChoices):
@@ -29,9 +31,10 @@ class Notice(models.TextChoices):
 
 
 def with_token(subject: str, support_request: SupportRequest) -> str:
-    """The subject with the request token `[#<id>]` exactly once."""
+    """The subject with this request's token `[#<id>]` exactly once, at the end, and no
+    other request's token (an old one would route the answer to the wrong request)."""
     token = support_request.token
-    subject = clean_header_value(subject.replace(token, " "))
+    subject = clean_header_value(REQUEST_TOKEN.sub(" ", subject))
     return f"{subject} {token}".strip() if subject else token
 
 
@@ -41,9 +44,9 @@ def notice_context(support_request: SupportRequest) -> dict[str, object]:
     return {
         "support_request": support_request,
         "token": support_request.token,
-        "subject": clean_header_value(support_request.subject),
+        "subject": normalize_subject(support_request.subject),
         "requester_name": clean_header_value(support_request.requester_name),
-        "operator_name": operator.name if operator else "",
+        "operator_name": operator.mail_name if operator else "",
         "support_name": settings.SUPPORT_NAME,
         "language_code": translation.get_language(),
     }

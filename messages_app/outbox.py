@@ -78,6 +78,8 @@ class OutboundMail:
     html: str = ""
     in_reply_to: str = ""
     references: str = ""
+    # The new text alone (the API's `reply`), when `body` adds a signature to it.
+    reply: str | None = None
 
 
 def record_messages(*, request_ids: list[int], kind: str, created_at: datetime) -> None:
@@ -98,10 +100,11 @@ def queue_outbound_message(
     body: str,
     html: str = "",
     operator: Operator | None = None,
+    reply: str | None = None,
 ) -> Message:
     """Store an outbound mail to the requester as `pending` and send it after commit."""
     in_reply_to, references = thread_headers(support_request)
-    mail = OutboundMail(support_request, subject, body, html, in_reply_to, references)
+    mail = OutboundMail(support_request, subject, body, html, in_reply_to, references, reply)
     [message] = queue_outbound_messages(mails=[mail], kind=kind, operator=operator)
     return message
 
@@ -129,7 +132,7 @@ def queue_outbound_messages(
                 operator=operator,
                 subject=clean_header_value(mail.subject)[:500],
                 body=mail.body,
-                reply=mail.body,
+                reply=mail.body if mail.reply is None else mail.reply,
                 html=mail.html,
                 rfc_message_id=new_message_id(),
                 in_reply_to=mail.in_reply_to,

@@ -2,6 +2,7 @@
 
 import logging
 import random
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -10,7 +11,14 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import Case, Count, F, PositiveIntegerField, When
 from django.utils import timezone
 
@@ -31,6 +39,7 @@ from .email_parsing import (
 from .models import Direction, Kind, Message
 from .notices import Notice, queue_notices, with_token
 from .outbox import queue_outbound_message
+from .subjects import normalize_subject, reply_subject
 
 
 def post_reply(
@@ -41,14 +50,30 @@ def post_reply(
         support_request = SupportRequest.objects.select_for_update().get(pk=request_id)
         if not support_request.is_open:
             raise InvalidTransitionError("A closed request cannot receive replies.")
-        subject = subject or f"Re: {support_request.subject}".strip()
+        subject = subject or reply_subject(support_request.subject)
         return queue_outbound_message(
             support_request=support_request,
             kind=Kind.OPERATOR,
             subject=with_token(subject, support_request),
-            body=body,
+            body=signed(body, operator=operator),
+            reply=body,
             operator=operator,
         )
+
+
+def signed(body: str, *, operator: Operator) -> str:
+    """The reply's text with the signature of REPLY_SIGNATURE under it ("-- " above it, so
+    mail clients and the service's own parser know where it starts)."""
+    template = settings.REPLY_SIGNATURE
+    if not template.strip():
+        return body
+    values = {"operator_name": operator.mail_name, "support_name": settings.SUPPORT_NAME}
+    # Only the known placeholders are filled in; other braces stay as they are.
+    text = re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], m[0]), template)
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return body
+    return body + ("" if body.endswith("\n") else "\n") + "\n-- \n" + "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------
@@ -403,7 +428,8 @@ def _append_counters(*, counts: dict[int, int], now) -> bool:
 def _new_request(candidate: _Candidate, *, count: int, now) -> SupportRequest:
     email = candidate.email
     return SupportRequest(
-        subject=email.subject,
+        # What the request is about, without "Re: Your request is closed: ... [#1]".
+        subject=normalize_subject(email.subject),
         requester_email=email.from_email,
         requester_name=email.from_name,
         status=Status.NEW,
@@ -487,14 +513,21 @@ def _open_new_requests(
     for _ in range(_MAX_ATTEMPTS):
         if not pending:
             return
+        # Request numbers follow the order of the batch's items, as a reader expects.
+        in_item_order = sorted(pending, key=lambda sender: senders[sender][0].item.index)
+        ids = _reserve_request_ids(len(pending))
+        if ids is None:
+            # One writer at a time (SQLite): insert in item order, the ids follow.
+            pending = in_item_order
+        reserved = dict(zip(in_item_order, ids or [], strict=False))
+        new_requests = []
+        for sender in pending:
+            new_request = _new_request(senders[sender][0], count=len(senders[sender]), now=now)
+            new_request.pk = reserved.get(sender)
+            new_requests.append(new_request)
         try:
             with transaction.atomic():
-                rows = SupportRequest.objects.bulk_create(
-                    [
-                        _new_request(senders[sender][0], count=len(senders[sender]), now=now)
-                        for sender in pending
-                    ]
-                )
+                rows = SupportRequest.objects.bulk_create(new_requests)
         except IntegrityError:
             opened = _open_requests(set(pending))
             if not opened:
@@ -509,6 +542,21 @@ def _open_new_requests(
             first.created, first.route = True, Route.NEW
         return
     raise _RouteChangedError(pending)
+
+
+def _reserve_request_ids(count: int) -> list[int] | None:
+    """On PostgreSQL, `count` new request ids from the table's sequence, ascending, so that
+    rows inserted in address order (which keeps concurrent batches from deadlocking) can
+    still be numbered in item order. None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    meta = SupportRequest._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:

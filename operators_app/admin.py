@@ -7,13 +7,23 @@ from django.db.models import Count, Q
 from requests_app.models import OPEN_STATUSES
 
 from .models import Operator
-from .services import create_operator
+from .services import attach_operator, create_operator
 
 
 class OperatorCreationForm(forms.ModelForm):
-    """Creates the Django user and the operator profile together."""
+    """Gives an existing user an operator profile, or creates the user and the profile
+    together."""
 
-    username = forms.CharField(max_length=150)
+    existing_user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(operator__isnull=True).order_by("username"),
+        required=False,
+        label="Existing user",
+        help_text="A user without an operator profile (e.g. made with createsuperuser). "
+        "Leave empty to create a new user from the fields below.",
+    )
+    username = forms.CharField(
+        max_length=150, required=False, help_text="For a new user: required."
+    )
     email = forms.EmailField(required=False)
     password = forms.CharField(
         widget=forms.PasswordInput,
@@ -25,10 +35,19 @@ class OperatorCreationForm(forms.ModelForm):
         model = Operator
         fields = ["name"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = False
+        self.fields[
+            "name"
+        ].help_text = "Shown to requesters. Empty: the user's full name, else the username."
+
     def clean_username(self):
-        username = self.cleaned_data["username"]
-        if get_user_model().objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("A user with that username already exists.")
+        username = self.cleaned_data["username"].strip()
+        if username and get_user_model().objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(
+                "A user with that username already exists: choose them as the existing user."
+            )
         return username
 
     def clean_password(self):
@@ -36,6 +55,16 @@ class OperatorCreationForm(forms.ModelForm):
         if password:
             validate_password(password)
         return password
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            not cleaned.get("existing_user")
+            and not cleaned.get("username")
+            and not (self.has_error("username"))
+        ):
+            self.add_error("username", "Choose an existing user or enter a username.")
+        return cleaned
 
 
 @admin.register(Operator)
@@ -63,19 +92,23 @@ class OperatorAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["username", "name", "email", "password"]
+            return ["existing_user", "username", "name", "email", "password"]
         return ["user", "name", "created_at"]
 
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
             return
-        created = create_operator(
-            username=form.cleaned_data["username"],
-            name=form.cleaned_data["name"],
-            email=form.cleaned_data.get("email") or "",
-            password=form.cleaned_data.get("password") or None,
-        )
+        data = form.cleaned_data
+        if data.get("existing_user"):
+            created = attach_operator(user=data["existing_user"], name=data.get("name") or "")
+        else:
+            created = create_operator(
+                username=data["username"],
+                name=data.get("name") or data["username"],
+                email=data.get("email") or "",
+                password=data.get("password") or None,
+            )
         obj.pk = created.pk
         obj.user = created.user
         obj.created_at = created.created_at

@@ -3,6 +3,7 @@
 from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +14,7 @@ from servicedesk.api import (
     PageNumberPagination,
     StrictJSONParser,
     error_response,
+    single_values,
     validation_response,
 )
 
@@ -37,7 +39,8 @@ class TokenObtainApi(APIView):
     # Logging in needs no credentials; a stale token header must not get in the way.
     authentication_classes = []
     permission_classes = [AllowAny]
-    parser_classes = [StrictJSONParser]
+    # JSON, or a form as `curl -d username=... -d password=...` sends it (DRF's defaults).
+    parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         operation_id="auth_token_create",
@@ -63,14 +66,14 @@ class TokenObtainApi(APIView):
                 body=True,
             ),
             415: error_response(
-                "The body is not JSON.",
+                "The body is neither JSON nor a form.",
                 ("unsupported_media_type", 'Unsupported media type "text/plain" in request.'),
             ),
             429: THROTTLED,
         },
     )
     def post(self, request):
-        serializer = TokenRequestSerializer(data=request.data)
+        serializer = TokenRequestSerializer(data=single_values(request.data))
         serializer.is_valid(raise_exception=True)
         key = obtain_token(request=request, **serializer.validated_data)
         return Response({"token": key})

@@ -18,6 +18,14 @@ class Operator(models.Model):
         return self.name
 
     @property
+    def mail_name(self) -> str:
+        """The name requesters see in mail: the profile's name, unless that is only the
+        username (then the user's full name, or nothing)."""
+        if self.name and self.name != self.user.get_username():
+            return self.name
+        return self.user.get_full_name().strip()
+
+    @property
     def is_active(self) -> bool:
         return self.user.is_active
 

@@ -101,13 +101,15 @@ class OperatorCreateSerializer(serializers.Serializer):
 
 
 @extend_schema_serializer(
+    # With split request components a class name of "TokenRequest" came out "TokenRequestRequest".
+    component_name="Login",
     examples=[
         OpenApiExample(
             "credentials",
             value={"username": "alice", "password": "a-long-unguessable-passphrase"},
             request_only=True,
         )
-    ]
+    ],
 )
 class TokenRequestSerializer(serializers.Serializer):
     """A username and password."""

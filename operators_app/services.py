@@ -29,6 +29,34 @@ def create_operator(
         return Operator.objects.create(user=user, name=name)
 
 
+def operator_name_for(user) -> str:
+    """The name a new profile gets: the user's full name, else the username."""
+    return (user.get_full_name().strip() or user.get_username())[:150]
+
+
+def attach_operator(*, user, name: str = "") -> Operator:
+    """Give an existing user an operator profile (or answer the one they have)."""
+    operator, _ = Operator.objects.get_or_create(
+        user=user, defaults={"name": name.strip() or operator_name_for(user)}
+    )
+    return operator
+
+
+def ensure_staff_operator(*, user) -> Operator | None:
+    """The user's operator profile; an active staff user without one gets it now, because
+    staff are always operators (API.md, Authentication). None for anyone else without one."""
+    try:
+        return user.operator
+    except Operator.DoesNotExist:
+        pass
+    if not (user.is_active and user.is_staff):
+        return None
+    operator = attach_operator(user=user)
+    # The caller's user object answers the new profile from now on, without a query.
+    Operator._meta.get_field("user").remote_field.set_cached_value(user, operator)
+    return operator
+
+
 def obtain_token(*, username: str, password: str, request=None) -> str:
     """The API token of the user with these credentials, created on first use."""
     # Django's own request (not DRF's wrapper): django-axes marks a locked-out attempt on it.

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from operators_app.selectors import get_active_operator
+from operators_app.services import ensure_staff_operator
 from servicedesk.exceptions import DomainError
 
 from .counts import requests_changed
@@ -90,6 +91,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description="Take selected requests into work")
     def take_selected(self, request, queryset):
+        ensure_staff_operator(user=request.user)
         operator = get_active_operator(user=request.user)
         if operator is None:
             self.message_user(
@@ -105,6 +107,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description="Close selected requests")
     def close_selected(self, request, queryset):
+        ensure_staff_operator(user=request.user)
         operator = get_active_operator(user=request.user)
         self._run(
             request,

@@ -3,7 +3,7 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -42,35 +42,27 @@ LIST_PARAMETERS = [
         style="form",
         explode=False,
         description="`new`, `in_progress` or `closed`; several comma-separated (the parameter "
-        "may also be repeated: `status=new&status=closed`). Another value answers 400.",
-        examples=[
-            OpenApiExample("open requests", value=["new", "in_progress"]),
-            OpenApiExample("closed", value=["closed"]),
-        ],
+        "may also be repeated: `status=new&status=closed`). Another value answers 400. "
+        "Examples: `new,in_progress` (open requests), `closed`.",
     ),
     OpenApiParameter(
         "operator",
         str,
         pattern=r"^([Nn][Oo][Nn][Ee]|[1-9][0-9]{0,17})$",
         description="An operator id, or `none` for requests nobody has taken. Another value "
-        "answers 400.",
-        examples=[
-            OpenApiExample("unassigned", value="none"),
-            OpenApiExample("operator 3", value="3"),
-        ],
+        "answers 400. Examples: `none`, `3`.",
     ),
     OpenApiParameter(
         "requester_email",
         {"type": "string", "maxLength": 254},
-        description="The requester's exact address, compared case-insensitively.",
-        examples=[OpenApiExample("address", value="Jane@Example.com")],
+        description="The requester's exact address, compared case-insensitively. "
+        "Example: `Jane@Example.com`.",
     ),
     OpenApiParameter(
         "search",
         {"type": "string", "maxLength": 254},
         description="Words, all of which must appear in the subject or the requester's "
-        "address (case-insensitive substrings).",
-        examples=[OpenApiExample("words", value="printer jam")],
+        "address (case-insensitive substrings). Example: `printer jam`.",
     ),
     OpenApiParameter(
         "created_after",
@@ -78,18 +70,12 @@ LIST_PARAMETERS = [
         description="Requests created at or after this RFC 3339 time, with any UTC offset "
         "(`2026-11-20T10:15:00Z`, `2026-11-20T13:15:00+03:00`), or this date "
         "(`2026-11-20`: its midnight UTC). A time without an offset is UTC. Invalid: 400.",
-        examples=[
-            OpenApiExample("UTC time", value="2026-11-20T10:15:00Z"),
-            OpenApiExample("time with offset", value="2026-11-20T13:15:00+03:00"),
-            OpenApiExample("date", value="2026-11-20"),
-        ],
     ),
     OpenApiParameter(
         "created_before",
         OpenApiTypes.DATETIME,
         description="Requests created strictly before this RFC 3339 time or date (same forms "
-        "as `created_after`). Invalid: 400.",
-        examples=[OpenApiExample("date", value="2026-12-01")],
+        "as `created_after`). Invalid: 400. Example: `2026-12-01`.",
     ),
     OpenApiParameter(
         "ordering",
@@ -107,11 +93,8 @@ LIST_PARAMETERS = [
         + " (`operator` orders by the operator's name, unassigned last; `status` by its "
         "code: closed, in_progress, new). Default "
         "`-created_at`. Ties are broken by `id` in the direction of the last field. "
-        "The parameter may also be repeated, read in order. An unknown field answers 400.",
-        examples=[
-            OpenApiExample("newest first", value=["-created_at"]),
-            OpenApiExample("by status, then oldest activity", value=["status", "last_message_at"]),
-        ],
+        "The parameter may also be repeated, read in order. An unknown field answers 400. "
+        "Examples: `-created_at` (newest first), `status,last_message_at`.",
     ),
 ]
 

@@ -81,6 +81,17 @@ class EmailStringField(_StringOnly, serializers.EmailField):
     """DRF's EmailField that refuses numbers, booleans and other non-strings."""
 
 
+def single_values(data):
+    """A form body as a plain dict, refusing a field given twice (400) rather than reading
+    one of its values; JSON bodies pass through as they are."""
+    if not hasattr(data, "lists"):
+        return data
+    repeated = {name: ["Give this field once."] for name, values in data.lists() if len(values) > 1}
+    if repeated:
+        raise serializers.ValidationError(repeated)
+    return data.dict()
+
+
 def format_utc(value: datetime.datetime | None) -> str | None:
     """RFC 3339 in UTC with microseconds and `Z`: `2026-11-20T10:15:00.000000Z`."""
     if value is None:
@@ -180,14 +191,21 @@ def error_response(description: str, *cases: tuple[str, str]) -> OpenApiResponse
         response=ErrorSerializer,
         description=description,
         examples=[
-            OpenApiExample(
-                code if i == 0 else f"{code} {i + 1}",
-                value={"detail": detail, "code": code},
-                response_only=True,
-            )
-            for i, (code, detail) in enumerate(cases)
+            OpenApiExample(name, value={"detail": detail, "code": code}, response_only=True)
+            for name, (code, detail) in zip(_example_names(cases), cases, strict=True)
         ],
     )
+
+
+def _example_names(cases: tuple[tuple[str, str], ...]) -> list[str]:
+    """Each example is named by its code; a code given more than once is numbered."""
+    codes = [code for code, _ in cases]
+    seen: dict[str, int] = {}
+    names = []
+    for code in codes:
+        seen[code] = seen.get(code, 0) + 1
+        names.append(f"{code} {seen[code]}" if codes.count(code) > 1 else code)
+    return names
 
 
 # A 400 about a JSON body: field errors, or an error about the body as a whole (not JSON,

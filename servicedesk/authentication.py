@@ -109,4 +109,23 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        _ensure_staff_operator(token.user)
         return token.user, token
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """The Django session (Swagger UI, the browsable API), with staff made operators."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None:
+            _ensure_staff_operator(result[0])
+        return result
+
+
+def _ensure_staff_operator(user) -> None:
+    """Staff are always operators: one without a profile gets it on their first call."""
+    if user.is_staff:
+        from operators_app.services import ensure_staff_operator
+
+        ensure_staff_operator(user=user)

@@ -3,7 +3,7 @@
 import logging.config
 import os
 
-from celery import Celery, signals
+from celery import Celery, beat, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
 
@@ -50,3 +50,12 @@ def _use_django_logging(**kwargs):
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+class PersistentScheduler(beat.PersistentScheduler):
+    """Celery's file-backed beat scheduler, creating the schedule file's directory (var/ by
+    default, which a fresh checkout lacks) before it opens the file."""
+
+    def setup_schedule(self):
+        os.makedirs(os.path.dirname(os.path.abspath(self.schedule_filename)), exist_ok=True)
+        super().setup_schedule()

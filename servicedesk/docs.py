@@ -1,5 +1,6 @@
 """The OpenAPI document, Swagger UI and ReDoc: public, and answering errors as JSON."""
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -35,6 +36,13 @@ class SwaggerView(_PublicWithJSONErrors, SpectacularSwaggerSplitView):
 
 
 class RedocView(_PublicWithJSONErrors, SpectacularRedocView):
-    """ReDoc, served from the sidecar package (no network needed, no inline script)."""
+    """ReDoc, served from the sidecar package, without web fonts or inline script (no
+    network needed)."""
 
     template_name = "servicedesk/redoc.html"
+
+
+class ServicedeskSessionScheme(SessionScheme):
+    """The session authentication that makes staff operators is documented as Django's."""
+
+    target_class = "servicedesk.authentication.SessionAuthentication"

@@ -174,6 +174,9 @@ def build_logging_config(*, json_format: bool, level: str = "INFO") -> dict[str,
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django's own console handler would print each of its lines a second time
+            # beside the root's (in development: "Watching for file changes" twice).
+            "django": {"handlers": [], "level": level},
             "django.db.backends": {"level": "WARNING"},
             # 4xx answers are the API working as documented; 5xx still log at ERROR.
             "django.request": {"level": "ERROR"},

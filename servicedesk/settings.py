@@ -20,7 +20,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-if env.bool("READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file():
+# An empty READ_DOT_ENV keeps the default (read it), like every other variable.
+if (
+    os.environ.get("READ_DOT_ENV", "").strip().lower() not in ("false", "0", "no", "off")
+    and (BASE_DIR / ".env").is_file()
+):
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # An empty variable means "not set": a copied, unedited .env.sample keeps every default.
 env.ENVIRON = {name: value for name, value in os.environ.items() if value != ""}
@@ -106,7 +110,10 @@ LOCAL_APPS = [
     "requests_app",
     "messages_app",
 ]
-INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+# servicedesk first: its `runserver` (which prints where the admin is) replaces the one of
+# django.contrib.staticfiles, and management commands go to the first app that has them.
+INSTALLED_APPS = ["servicedesk", *DJANGO_APPS, *THIRD_PARTY_APPS]
+INSTALLED_APPS += [app for app in LOCAL_APPS if app not in INSTALLED_APPS]
 
 # PASSWORDS
 # ------------------------------------------------------------------------------
@@ -229,6 +236,8 @@ CONTENT_SECURITY_POLICY = {
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 _email_config = env.email_url("EMAIL_URL", default="filemail://")
 if _email_config["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
+    # One `.eml` file per mail, which any mail client opens (Django's writes `.log` files).
+    _email_config["EMAIL_BACKEND"] = "messages_app.mail_backends.EmlFileBackend"
     _email_config.setdefault("EMAIL_FILE_PATH", EMAIL_FILE_PATH)
     if not _email_config.get("EMAIL_FILE_PATH"):
         _email_config["EMAIL_FILE_PATH"] = EMAIL_FILE_PATH
@@ -267,7 +276,8 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # CELERY
 # ------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The in-memory broker with a host name: without one kombu warns on every task.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 # Without a broker, tasks run in the calling process right after the transaction
 # commits: the laptop setup needs no worker.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -305,6 +315,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": max(OUTBOUND_REDRIVE_SECONDS, 60)},
     },
 }
+
+# Beat's schedule file (beat writes it into the working directory otherwise).
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILE", default=str(VAR_DIR / "celerybeat-schedule")
+)
+CELERY_BEAT_SCHEDULER = "servicedesk.celery:PersistentScheduler"
 
 # CACHES
 # ------------------------------------------------------------------------------
@@ -358,7 +374,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # DRF's token authentication that refuses malformed keys before the database.
         "servicedesk.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "servicedesk.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [
@@ -398,6 +414,12 @@ INBOUND_MAX_BODY_BYTES = env.int("INBOUND_MAX_BODY_BYTES", default=25 * 1024 * 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = INBOUND_MAX_BODY_BYTES + 1024 * 1024
 # Automatic mails (acknowledgements) to one address per hour before they are withheld.
 AUTO_REPLY_LIMIT_PER_HOUR = env.int("AUTO_REPLY_LIMIT_PER_HOUR", default=5)
+# The signature under every operator reply ("-- " goes above it); `{operator_name}` and
+# `{support_name}` are filled in, `\n` starts a line; `off`: no signature.
+REPLY_SIGNATURE = env.str("REPLY_SIGNATURE", default="{operator_name}\n{support_name}")
+REPLY_SIGNATURE = (
+    "" if REPLY_SIGNATURE.strip().lower() == "off" else REPLY_SIGNATURE.replace("\\n", "\n")
+)
 # Outbound delivery: temporary failures (SMTP down, timeouts, 4xx) keep a mail pending
 # this long after it was queued; past it the mail is failed and reported. Only permanent
 # answers (5xx for the mail or its recipient) fail a mail earlier.

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from . import docs, exceptions, health, metrics
+from . import docs, exceptions, health, landing, metrics
 
 api_v1 = [
     path("", include("operators_app.urls")),
@@ -11,6 +11,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
     path(settings.ADMIN_URL, admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", docs.SchemaView.as_view(), name="schema"),

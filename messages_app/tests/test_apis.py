@@ -200,7 +200,9 @@ def test_reply_is_stored_outbound_to_the_requester_and_answers_201_pending(
     assert body["direction"] == "outbound"
     assert body["kind"] == "operator"
     assert body["operator"] == {"id": operator.pk, "name": operator.name}
-    assert body["body"] == body["reply"] == "Please try the left tray."
+    # The mail is signed with the operator's name; `reply` is the text the operator wrote.
+    assert body["reply"] == "Please try the left tray."
+    assert body["body"] == f"Please try the left tray.\n\n-- \n{operator.name}\nService Desk\n"
     assert body["subject"] == f"Re: Printer is broken [#{support_request.pk}]"
     assert body["delivery_status"] == "pending"
     assert body["sent_at"] is None
@@ -302,7 +304,8 @@ def test_reply_keeps_the_body_as_written(operator_client):
 
     response = operator_client.post(messages_url(support_request), {"body": text}, format="json")
 
-    assert response.json()["body"] == text
+    assert response.json()["reply"] == text
+    assert response.json()["body"].startswith(text + "\n-- \n")
 
 
 def test_reply_to_a_closed_request_is_a_409_invalid_transition(operator_client):

@@ -59,8 +59,10 @@ def test_first_mail_opens_a_request_and_stores_every_field():
     assert support_request.status == Status.NEW
     assert support_request.requester_email == "jane.doe@gmail.com"
     assert support_request.requester_name == "Jane Doe"
-    assert support_request.subject == "Re: We received your request: Printer is broken [#17]"
+    # The request is about the printer; the mail keeps the subject it came with.
+    assert support_request.subject == "Printer is broken"
     message = Message.objects.get(pk=result.message_id)
+    assert message.subject == "Re: We received your request: Printer is broken [#17]"
     assert message.request_id == support_request.pk
     assert message.direction == Direction.INBOUND
     assert message.kind == Kind.REQUESTER
@@ -544,9 +546,10 @@ def test_queries_for_new_senders_do_not_grow_with_their_number(
         raw(make_mail(sender=f"user{n}@example.com", message_id=f"<n{n}@x>"), f"id-{n}")
         for n in range(senders)
     ]
-    # Lookups, savepoints, one insert of the requests and one of the messages, then for
-    # the acknowledgements: the hourly cap's count, one insert and one counter update.
-    with django_assert_max_num_queries(13):
+    # Lookups, savepoints, (on PostgreSQL) the new requests' ids from the sequence, one
+    # insert of the requests and one of the messages, then for the acknowledgements: the
+    # hourly cap's count, one insert and one counter update.
+    with django_assert_max_num_queries(14):
         results = ingest(*items)
     assert {r.outcome for r in results} == {Outcome.CREATED}
     assert acknowledgements().count() == senders
@@ -623,3 +626,30 @@ def test_an_item_that_can_never_be_stored_is_rejected_alone(monkeypatch):
     assert results[1].errors == {"non_field_errors": ["The message could not be stored."]}
     assert not SupportRequest.objects.filter(requester_email="bob@example.com").exists()
     assert Message.objects.filter(direction=Direction.INBOUND).count() == 1
+
+
+# --- request numbers and subjects ----------------------------------------------------------
+
+
+def test_requests_opened_by_one_batch_are_numbered_in_the_order_of_its_items():
+    senders = ["zoe@example.com", "adam@example.com", "mia@example.com", "bob@example.com"]
+
+    results = ingest(*(fields(user_email=sender, title=sender) for sender in senders))
+
+    assert [result.outcome for result in results] == [Outcome.CREATED] * 4
+    ids = [result.request_id for result in results]
+    assert ids == sorted(ids)
+    assert [SupportRequest.objects.get(pk=pk).requester_email for pk in ids] == senders
+
+
+def test_a_reply_to_a_closed_notice_opens_a_request_about_the_original_subject():
+    old = SupportRequestFactory(closed=True, requester_email="jane@example.com")
+    subject = f"Re: Your request is closed: Printer is broken {old.token}"
+
+    [result] = ingest(fields(title=subject))
+
+    support_request = SupportRequest.objects.get(pk=result.request_id)
+    assert result.outcome == Outcome.CREATED
+    assert support_request.subject == "Printer is broken"
+    [ack] = acknowledgements(support_request)
+    assert ack.subject == f"We received your request: Printer is broken {support_request.token}"

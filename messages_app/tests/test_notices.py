@@ -44,7 +44,9 @@ def support_request():
         ("Printer", "Printer [#42]"),
         ("Re: Printer [#42]", "Re: Printer [#42]"),
         ("[#42] Re: [#42] Printer [#42]", "Re: Printer [#42]"),
-        ("Re: [#4] and [#421]", "Re: [#4] and [#421] [#42]"),
+        # Another request's token would route the answer there: only this one stays.
+        ("Re: [#4] and [#421]", "Re: and [#42]"),
+        ("Re: [#3] Printer", "Re: Printer [#42]"),
         ("", "[#42]"),
         ("Printer\r\nBcc: x@example.org", "Printer Bcc: x@example.org [#42]"),
     ],

@@ -99,8 +99,48 @@ def test_token_ignores_a_stale_authorization_header(api_client):
     assert response.status_code == 200
 
 
-def test_token_with_a_form_body_is_a_415(api_client):
+def form_post(client, body: str):
+    """POST `body` as curl's `-d name=value` sends it: application/x-www-form-urlencoded."""
+    return client.generic("POST", TOKEN, body, content_type="application/x-www-form-urlencoded")
+
+
+def test_token_from_a_form_post_as_curl_sends_it_is_a_200(api_client):
+    OperatorFactory(user__username="alice")
+
+    response = form_post(api_client, f"username=alice&password={PASSWORD}")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["token"] == Token.objects.get(user__username="alice").key
+
+
+def test_token_from_a_multipart_form_is_a_200(api_client):
+    OperatorFactory(user__username="alice")
+
     response = api_client.post(TOKEN, {"username": "alice", "password": PASSWORD})
+
+    assert response.status_code == 200
+
+
+def test_token_from_a_form_with_a_field_given_twice_is_a_400(api_client):
+    OperatorFactory(user__username="alice")
+
+    response = form_post(api_client, f"username=alice&password={PASSWORD}&password=other")
+
+    assert response.status_code == 400
+    assert response.json() == {"password": ["Give this field once."]}
+
+
+def test_token_from_a_form_with_wrong_credentials_is_a_400(api_client):
+    OperatorFactory(user__username="alice")
+
+    response = form_post(api_client, "username=alice&password=wrong")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_credentials"
+
+
+def test_token_with_a_plain_text_body_is_a_415(api_client):
+    response = api_client.generic("POST", TOKEN, "alice", content_type="text/plain")
 
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_media_type"

@@ -84,8 +84,8 @@ def test_close_action_closes_and_reports_refusals(staff_operator_client):
     assert f"#{closed_request.pk}:".encode() in response.content
 
 
-def test_take_action_needs_an_operator_profile(client):
-    user = UserFactory(is_staff=True, is_superuser=True)
+def test_take_action_by_staff_without_a_profile_makes_them_an_operator(client):
+    user = UserFactory(is_staff=True, is_superuser=True, first_name="Ann", last_name="Lee")
     client.force_login(user)
     support_request = SupportRequestFactory()
 
@@ -95,9 +95,11 @@ def test_take_action_needs_an_operator_profile(client):
         follow=True,
     )
 
-    assert b"You need an active operator profile" in response.content
+    assert b"Took 1 request(s)." in response.content
     support_request.refresh_from_db()
-    assert support_request.status == Status.NEW
+    assert support_request.status == Status.IN_PROGRESS
+    assert support_request.operator.user == user
+    assert support_request.operator.name == "Ann Lee"
 
 
 def test_requests_cannot_be_added_by_hand(staff_operator_client):

@@ -219,7 +219,7 @@ def test_the_nginx_config_proxies_with_the_clients_host_and_nginx_own_scheme(tmp
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
     assert "proxy_set_header X-Request-ID $servicedesk_request_id;" in text
     webhook = text.split("location = /api/v1/inbound/emails/ {", 1)[1].split("}", 1)[0]
-    assert "client_max_body_size 26m;" in webhook
+    assert "client_max_body_size 49m;" in webhook
     assert "client_max_body_size 1m;" in text.split("location", 1)[0]
 
 

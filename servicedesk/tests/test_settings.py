@@ -86,7 +86,8 @@ def test_with_nothing_set_the_service_runs_on_the_embedded_default():
     assert "journal_mode=WAL" in settings["OPTIONS"]["init_command"]
     assert "busy_timeout" in settings["OPTIONS"]["init_command"]
     assert settings["EAGER"] is True
-    assert settings["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend"
+    # One .eml file per mail (Django's file backend appends them all to .log files).
+    assert settings["EMAIL_BACKEND"] == "messages_app.mail_backends.EmlFileBackend"
     assert settings["EMAIL_FILE_PATH"] == str(BASE_DIR / "var" / "mail")
     assert settings["WEBHOOK_SECRET"] == ""
     assert settings["SECURE_SSL_REDIRECT"] is False
@@ -174,3 +175,19 @@ def test_an_unedited_copy_of_env_sample_keeps_the_embedded_defaults():
     assert settings["EAGER"] is True
     assert settings["EMAIL_FILE_PATH"] == str(BASE_DIR / "var" / "mail")
     assert settings["SUPPORT_EMAIL"] == "support@example.com"
+
+
+def test_the_suite_and_every_process_it_starts_ignore_a_developers_env_file():
+    """A local `.env` (its database, broker, admin) must change nothing in tests: the suite
+    runs on settings_for_tests, which turns READ_DOT_ENV off for its children too."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.environ['READ_DOT_ENV'])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert os.environ["DJANGO_SETTINGS_MODULE"] == "servicedesk.settings_for_tests"
+    assert os.environ["READ_DOT_ENV"] == "false"
+    assert child.stdout.strip() == "false"

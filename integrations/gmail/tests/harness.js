@@ -36,9 +36,79 @@ class FakeLabel {
   }
 }
 
+/** The header block of raw mail as [name, value] pairs, continuation lines unfolded. */
+function parseHeaders(raw) {
+  const end = raw.search(/\r?\n\r?\n/);
+  const block = end === -1 ? raw : raw.slice(0, end);
+  return block
+    .replace(/\r?\n[ \t]+/g, ' ')
+    .split(/\r?\n/)
+    .filter((line) => line.includes(':'))
+    .map((line) => {
+      const colon = line.indexOf(':');
+      return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
+    });
+}
+
+class FakeAttachment {
+  constructor({ name, contentType, size }) {
+    Object.assign(this, { name, contentType, size });
+  }
+
+  getName() {
+    return this.name;
+  }
+
+  getContentType() {
+    return this.contentType;
+  }
+
+  getSize() {
+    return this.size;
+  }
+}
+
+/**
+ * GmailMessage. Headers come from the raw text; the decoded parts (plain and HTML body,
+ * attachments) from `view`, which buildMail() writes alongside the raw text it builds.
+ */
 class FakeMessage {
-  constructor({ id, thread, raw, date, inInbox = true, draft = false, fixture = null }) {
-    Object.assign(this, { id, thread, raw, date, inInbox, draft, fixture });
+  constructor({ id, thread, raw, date, inInbox = true, draft = false, fixture = null, view }) {
+    Object.assign(this, { id, thread, raw, date, inInbox, draft, fixture, view: view || null });
+    this.headers = parseHeaders(raw);
+  }
+
+  getHeader(name) {
+    const found = this.headers.find(([key]) => key.toLowerCase() === name.toLowerCase());
+    return found ? found[1] : '';
+  }
+
+  getFrom() {
+    return this.getHeader('From');
+  }
+
+  getSubject() {
+    return this.getHeader('Subject');
+  }
+
+  decoded() {
+    if (!this.view) throw new Error(`message ${this.id}: the harness has no decoded parts for it`);
+    return this.view;
+  }
+
+  getPlainBody() {
+    return this.decoded().plain;
+  }
+
+  getBody() {
+    return this.decoded().html;
+  }
+
+  getAttachments(options = {}) {
+    const { includeInlineImages = true, includeAttachments = true } = options;
+    return this.decoded()
+      .attachments.filter((a) => (a.inline ? includeInlineImages : includeAttachments))
+      .map((a) => new FakeAttachment(a));
   }
 
   getId() {
@@ -99,12 +169,24 @@ class Mailbox {
     this.searches = [];
   }
 
-  /** Add a message: {id, threadId?, fixture? | raw?, date (ms), inInbox?, draft?}. */
-  add({ id, threadId = id, fixture = null, raw = null, date, inInbox = true, draft = false }) {
+  /** Add a message: {id, threadId?, fixture? | raw? | mail, date (ms), inInbox?, draft?}. */
+  add({ id, threadId = id, fixture = null, raw = null, mail = null, date, inInbox, draft }) {
     if (!this.threads.has(threadId)) this.threads.set(threadId, new FakeThread(threadId));
     const thread = this.threads.get(threadId);
-    const content = raw === null ? readFixture(fixture) : raw;
-    const message = new FakeMessage({ id, thread, raw: content, date, inInbox, draft, fixture });
+    let content = raw;
+    if (mail) content = mail.raw;
+    else if (raw === null) content = readFixture(fixture);
+    const view = mail ? mail.view : null;
+    const message = new FakeMessage({
+      id,
+      thread,
+      raw: content,
+      date,
+      inInbox,
+      draft,
+      fixture,
+      view,
+    });
     thread.messages.push(message);
     return message;
   }
@@ -162,6 +244,9 @@ function scriptProperties(initial) {
   return store;
 }
 
+// Apps Script's quota: 50 MB per POST (read generously here; the script reads it strictly).
+const URL_FETCH_POST_LIMIT = 50 * 1024 * 1024;
+
 /** UrlFetchApp: every call is a real HTTP request, made synchronously in a child process. */
 function urlFetchApp(requests) {
   return {
@@ -170,6 +255,9 @@ function urlFetchApp(requests) {
       const headers = { ...(params.headers || {}) };
       if (params.contentType) headers['Content-Type'] = params.contentType;
       const payload = params.payload === undefined ? undefined : String(params.payload);
+      if (payload !== undefined && Buffer.byteLength(payload, 'utf8') > URL_FETCH_POST_LIMIT) {
+        throw new Error('Exception: Limit Exceeded: URLFetch POST Size.');
+      }
       const output = execFileSync(process.execPath, [FETCH_CHILD], {
         input: JSON.stringify({
           url,
@@ -181,7 +269,9 @@ function urlFetchApp(requests) {
         maxBuffer: 256 * 1024 * 1024,
       });
       const result = JSON.parse(output.toString('utf8'));
-      requests.push({ url, method, headers, payload, status: result.status, error: result.error });
+      // The body's size only: a run can post hundreds of megabytes.
+      const bytes = payload === undefined ? 0 : Buffer.byteLength(payload, 'utf8');
+      requests.push({ url, method, headers, bytes, status: result.status, error: result.error });
       if (result.error) throw new Error(`Exception: Address unavailable: ${url} (${result.error})`);
       const text = Buffer.from(result.body, 'base64').toString('utf8');
       if (!params.muteHttpExceptions && result.status >= 400) {
@@ -260,6 +350,75 @@ function loadScript({ mailbox = new Mailbox(), properties = {}, lockHeld = false
   return { script: sandbox, mailbox, properties: store, requests, logs, triggers: app.triggers };
 }
 
+function wrap(text, width = 76) {
+  const lines = [];
+  for (let i = 0; i < text.length; i += width) lines.push(text.slice(i, i + width));
+  return lines.join('\r\n');
+}
+
+/**
+ * A MIME mail (multipart/mixed: plain and HTML text, then attachments in base64) and the
+ * decoded view Gmail gives of it. `attachments`: [{name, contentType, size}] of
+ * pseudo-random bytes (`seed` keeps them distinct); `plainPadding` adds that many
+ * characters to the plain text, for mail whose text alone is large.
+ */
+function buildMail({
+  from,
+  subject,
+  messageId,
+  inReplyTo = null,
+  plain = 'Hello,\nplease see below.\n',
+  html = null,
+  plainPadding = 0,
+  attachments = [],
+  seed = subject,
+}) {
+  const digest = crypto.createHash('sha256').update(String(seed)).digest('hex');
+  const boundary = `b-${digest.slice(0, 24)}`;
+  const text = plainPadding ? plain + 'x'.repeat(plainPadding) + '\n' : plain;
+  const htmlText = html === null ? `<p>${plain.trim().replace(/\n/g, '<br>')}</p>` : html;
+  const head = [
+    `From: ${from}`,
+    'To: Service Desk <support@example.com>',
+    `Subject: ${subject}`,
+    `Message-ID: ${messageId}`,
+    ...(inReplyTo ? [`In-Reply-To: ${inReplyTo}`, `References: ${inReplyTo}`] : []),
+    'Date: Mon, 23 Nov 2026 09:00:00 +0000',
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/mixed; boundary="${boundary}"`,
+  ];
+  const alternative = `${boundary}-alt`;
+  const parts = [
+    `--${boundary}\r\nContent-Type: multipart/alternative; boundary="${alternative}"\r\n\r\n` +
+      `--${alternative}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Transfer-Encoding: 8bit\r\n\r\n${text.replace(/\n/g, '\r\n')}\r\n` +
+      `--${alternative}\r\nContent-Type: text/html; charset=utf-8\r\n` +
+      `Content-Transfer-Encoding: 8bit\r\n\r\n${htmlText}\r\n--${alternative}--`,
+  ];
+  attachments.forEach((attachment, index) => {
+    const bytes = Buffer.alloc(attachment.size);
+    let block = crypto.createHash('sha256').update(`${seed}:${index}`).digest();
+    for (let offset = 0; offset < bytes.length; offset += block.length) {
+      block.copy(bytes, offset);
+      block = crypto.createHash('sha256').update(block).digest();
+    }
+    parts.push(
+      `--${boundary}\r\nContent-Type: ${attachment.contentType}; name="${attachment.name}"\r\n` +
+        `Content-Disposition: attachment; filename="${attachment.name}"\r\n` +
+        `Content-Transfer-Encoding: base64\r\n\r\n${wrap(bytes.toString('base64'))}`
+    );
+  });
+  const raw = `${head.join('\r\n')}\r\n\r\n${parts.join('\r\n')}\r\n--${boundary}--\r\n`;
+  return {
+    raw,
+    view: {
+      plain: text,
+      html: htmlText,
+      attachments: attachments.map((a) => ({ ...a, inline: false })),
+    },
+  };
+}
+
 /** A mailbox holding every fixture once, received `spacingMs` apart, the last at `endMs`. */
 function fixtureMailbox({ endMs = Date.now(), spacingMs = 60 * 1000, prefix = 'gmail' } = {}) {
   const mailbox = new Mailbox();
@@ -275,4 +434,24 @@ function fixtureMailbox({ endMs = Date.now(), spacingMs = 60 * 1000, prefix = 'g
   return mailbox;
 }
 
-module.exports = { FIXTURES, Mailbox, fixtureMailbox, fixtureNames, loadScript, readFixture };
+/** WEBHOOK_URL and WEBHOOK_SECRET from the environment, for the replay scripts. */
+function liveWebhook() {
+  const url = process.env.WEBHOOK_URL;
+  const secret = process.env.WEBHOOK_SECRET;
+  if (!url || !secret) {
+    console.error('Set WEBHOOK_URL and WEBHOOK_SECRET.');
+    process.exit(2);
+  }
+  return { WEBHOOK_URL: url, WEBHOOK_SECRET: secret };
+}
+
+module.exports = {
+  FIXTURES,
+  liveWebhook,
+  Mailbox,
+  buildMail,
+  fixtureMailbox,
+  fixtureNames,
+  loadScript,
+  readFixture,
+};

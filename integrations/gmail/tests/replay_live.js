@@ -4,19 +4,14 @@
 //     node integrations/gmail/tests/replay_live.js
 'use strict';
 
-const { fixtureMailbox, loadScript } = require('./harness');
+const { fixtureMailbox, liveWebhook, loadScript } = require('./harness');
 
-const url = process.env.WEBHOOK_URL;
-const secret = process.env.WEBHOOK_SECRET;
-if (!url || !secret) {
-  console.error('Set WEBHOOK_URL and WEBHOOK_SECRET.');
-  process.exit(2);
-}
+const properties = liveWebhook();
 
 // 20 s apart: the whole corpus lies inside the script's 10-minute overlap window, so
 // the second run sends all of it again and the service must answer duplicates.
 const mailbox = fixtureMailbox({ endMs: Date.now() - 30 * 1000, spacingMs: 20 * 1000 });
-const world = loadScript({ mailbox, properties: { WEBHOOK_URL: url, WEBHOOK_SECRET: secret } });
+const world = loadScript({ mailbox, properties });
 const first = world.script.forwardNewMail();
 const watermarkAfterFirst = world.properties.getProperty('WATERMARK');
 const second = world.script.forwardNewMail();

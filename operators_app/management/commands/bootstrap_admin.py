@@ -4,16 +4,36 @@ import os
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from operators_app.models import Operator
+from operators_app.services import attach_operator
+
+
+def admin_hint(base_url: str) -> str:
+    """Where the admin and the docs are, and how to get an admin user if there is none."""
+    base = base_url.rstrip("/")
+    lines = []
+    try:
+        has_admin = get_user_model().objects.filter(is_superuser=True, is_active=True).exists()
+    except DatabaseError:  # not migrated yet: the links are still right
+        has_admin = True
+    if not has_admin:
+        lines += [
+            "No admin user yet. Create one with:",
+            "    .venv/bin/python manage.py createsuperuser",
+            "or set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD "
+            "(in the environment or .env) and run make run again.",
+        ]
+    lines.append(f"Admin: {base}/admin/   API docs: {base}/api/docs/   Start page: {base}/")
+    return "\n".join(lines)
 
 
 class Command(BaseCommand):
     help = (
         "Create a superuser (with an operator profile) from DJANGO_SUPERUSER_USERNAME, "
         "DJANGO_SUPERUSER_PASSWORD and DJANGO_SUPERUSER_EMAIL if it does not exist yet; "
-        "otherwise print how to log into the admin."
+        "then print how to log into the admin."
     )
 
     def add_arguments(self, parser):
@@ -25,27 +45,41 @@ class Command(BaseCommand):
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "").strip()
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "").strip().lower()
-        user_model = get_user_model()
         if username and password:
-            with transaction.atomic():
-                user, created = user_model.objects.get_or_create(
-                    username=username,
-                    defaults={"email": email, "is_staff": True, "is_superuser": True},
-                )
-                if created:
-                    user.set_password(password)
-                    user.save(update_fields=["password"])
-                Operator.objects.get_or_create(user=user, defaults={"name": username})
-            verb = "Created" if created else "Kept existing"
+            self.stdout.write(self._bootstrap(username, password, email))
+        elif username or password:
             self.stdout.write(
-                f"{verb} admin user '{username}' (password from DJANGO_SUPERUSER_PASSWORD)."
+                "DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD must both be set to "
+                "create the admin; nothing was created."
             )
-        elif not user_model.objects.filter(is_superuser=True).exists():
-            self.stdout.write(
-                "No admin user yet. Create one with:\n"
-                "    .venv/bin/python manage.py createsuperuser\n"
-                "or set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD "
-                "and run make run again."
+        self.stdout.write(admin_hint(options["base_url"]))
+
+    def _bootstrap(self, username: str, password: str, email: str) -> str:
+        """Create the admin or keep the one there is; answer what was actually done."""
+        user_model = get_user_model()
+        with transaction.atomic():
+            user, created = user_model.objects.get_or_create(
+                username=username,
+                defaults={"email": email, "is_staff": True, "is_superuser": True},
             )
-        base = options["base_url"].rstrip("/")
-        self.stdout.write(f"Admin: {base}/admin/   API docs: {base}/api/docs/")
+            if created:
+                user.set_password(password)
+                user.save(update_fields=["password"])
+            had_profile = Operator.objects.filter(user=user).exists()
+            attach_operator(user=user)
+        if created:
+            return (
+                f"Created admin user '{username}' with the password from "
+                "DJANGO_SUPERUSER_PASSWORD, and its operator profile."
+            )
+        said = [f"Admin user '{username}' already exists; its password was left unchanged"]
+        if not user.check_password(password):
+            said.append(
+                f"(it is not DJANGO_SUPERUSER_PASSWORD; set a new one with: "
+                f".venv/bin/python manage.py changepassword {username})"
+            )
+        if not (user.is_staff and user.is_superuser):
+            said.append("- note: this user is not a superuser")
+        if not had_profile:
+            said.append("- gave it an operator profile")
+        return " ".join(said) + "."
