@@ -10,7 +10,6 @@ import psycopg2
 import pytest
 
 from e2e.support import (
-    ProcessGroup,
     fresh_database,
     gunicorn,
     http,
@@ -27,8 +26,10 @@ CLIENTS = 4
 ROUNDS = 25
 
 
-def test_terminated_connections_under_load_answer_503_never_500_and_lose_nothing(tmp_path):
-    group = ProcessGroup()
+def test_terminated_connections_under_load_answer_503_never_500_and_lose_nothing(
+    tmp_path, processes
+):
+    group = processes
     with fresh_database(os.environ["DATABASE_URL"], tmp_dir=tmp_path) as database_url:
         try:
             env = service_env(
@@ -46,7 +47,9 @@ def test_terminated_connections_under_load_answer_503_never_500_and_lose_nothing
                 DJANGO_SUPERUSER_PASSWORD=ADMIN[1],
                 DJANGO_SUPERUSER_EMAIL="admin@example.com",
                 LOG_LEVEL="INFO",
+                STATIC_ROOT=str(tmp_path / "static"),
             )
+            manage("collectstatic", "--noinput", env=env)
             manage("migrate", "--noinput", env=env)
             manage("bootstrap_admin", env=env)
             web = group.add(gunicorn(env=env, log_dir=tmp_path, workers=2))
