@@ -29,8 +29,12 @@ def is_database_unavailable(exc: BaseException | None) -> bool:
 def drop_broken_connections() -> None:
     """Close connections that errored and no longer answer, so the next query reconnects."""
     for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
+        if (
+            connection.connection is not None
+            and not connection.in_atomic_block
+            and not connection.is_usable()
+        ):
+            connection.close()
 
 
 def unavailable_response(request) -> HttpResponse:
