@@ -41,13 +41,14 @@ LIST_PARAMETERS = [
         {"type": "array", "items": {"type": "string", "enum": Status.values}},
         style="form",
         explode=False,
-        description="`new`, `in_progress` or `closed`; several comma-separated. Another value "
-        "answers 400. Examples: `new,in_progress` (open requests), `closed`.",
+        description="`new`, `in_progress` or `closed`; several comma-separated (the parameter "
+        "may also be repeated: `status=new&status=closed`). Another value answers 400. "
+        "Examples: `new,in_progress` (open requests), `closed`.",
     ),
     OpenApiParameter(
         "operator",
         str,
-        pattern=r"^(none|[1-9][0-9]{0,17})$",
+        pattern=r"^([Nn][Oo][Nn][Ee]|[1-9][0-9]{0,17})$",
         description="An operator id, or `none` for requests nobody has taken. Another value "
         "answers 400. Examples: `none`, `3`.",
     ),
@@ -92,8 +93,8 @@ LIST_PARAMETERS = [
         + " (`operator` orders by the operator's name, unassigned last; `status` by its "
         "code: closed, in_progress, new). Default "
         "`-created_at`. Ties are broken by `id` in the direction of the last field. "
-        "An unknown field answers 400. Examples: `-created_at` (newest first), "
-        "`status,last_message_at`.",
+        "The parameter may also be repeated, read in order. An unknown field answers 400. "
+        "Examples: `-created_at` (newest first), `status,last_message_at`.",
     ),
 ]
 
@@ -111,6 +112,8 @@ class RequestListApi(generics.ListAPIView):
     filterset_class = SupportRequestFilter
     pagination_class = PageNumberPagination
     parser_classes = [StrictJSONParser]
+    # Repeated (`status=new&status=closed`) or comma-separated, both read whole.
+    array_query_params = ("status", "ordering")
 
     filter_backends = [DjangoFilterBackend]
 

@@ -36,7 +36,8 @@ _SPACE_OFFSET = re.compile(
     r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}:?\d{2})$"
 )
 _LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60(?=[.,Z+-]|$)")
-_MAX_ID = 2**63 - 1
+# Operator ids as the parameter's documented pattern says (`none` aside).
+_OPERATOR_ID = re.compile(r"[1-9][0-9]{0,17}")
 _EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 _LATEST = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
@@ -92,13 +93,14 @@ class OperatorRefField(forms.Field):
     """An operator id, or `none` for requests nobody holds."""
 
     def to_python(self, value):
-        if value in self.empty_values:
+        if value is None:
             return None
         _prohibit_nul(value)
-        value = str(value).strip()
+        value = str(value)
         if value.lower() == "none":
             return "none"
-        if value.isascii() and value.isdigit() and 0 < int(value) <= _MAX_ID:
+        # Exactly the documented pattern: no sign, no leading zero, at most 18 digits.
+        if _OPERATOR_ID.fullmatch(value):
             return int(value)
         raise forms.ValidationError(
             "Enter an operator id (a positive whole number) or 'none'.", code="invalid"
@@ -109,7 +111,7 @@ class RFC3339Field(forms.Field):
     """An RFC 3339 time with any UTC offset, or a date (its midnight in UTC); naive means UTC."""
 
     def to_python(self, value):
-        if value in self.empty_values:
+        if value is None:
             return None
         _prohibit_nul(value)
         text = _SPACE_OFFSET.sub(r"\1+\2", str(value).strip()).upper()
