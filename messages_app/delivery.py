@@ -39,6 +39,9 @@ from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from requests_app.events import record_event
+from requests_app.models import EventType
+
 from .models import DeliveryStatus, Kind, Message
 
 logger = logging.getLogger(__name__)
@@ -175,6 +178,7 @@ def claim_message(*, message_id: int) -> Claim | None:
             message.next_attempt_at = None
             message.last_error = message.last_error or "The last delivery attempt did not finish."
             message.save(update_fields=["delivery_status", "next_attempt_at", "last_error"])
+            _record_failure(message.pk, message.last_error)
             return None
         message.attempts += 1
         message.next_attempt_at = now + claim_lease()
@@ -221,6 +225,8 @@ def record_outcome(*, claim: Claim, error: BaseException | None) -> str:
                     delivery_status=DeliveryStatus.PENDING,
                     attempts=claim.attempts,
                 ).update(delivery_status=status, **fields)
+                if updated and status == DeliveryStatus.FAILED:
+                    _record_failure(claim.message_id, fields["last_error"])
             break
         except (OperationalError, InterfaceError):
             if pause is None:
@@ -232,6 +238,17 @@ def record_outcome(*, claim: Claim, error: BaseException | None) -> str:
     if not updated:
         logger.error("Message %s changed while it was being sent", claim.message_id)
     return status
+
+
+def _record_failure(message_id: int, error: str) -> None:
+    """The request's `mail_failed` event, in the transaction that marks the mail failed."""
+    request_id = Message.objects.filter(pk=message_id).values_list("request_id", flat=True).first()
+    if request_id is not None:
+        record_event(
+            request_id=request_id,
+            type=EventType.MAIL_FAILED,
+            data={"message_id": message_id, "error": error},
+        )
 
 
 def deliver_message(*, message_id: int) -> str | None:
