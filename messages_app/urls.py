@@ -4,5 +4,9 @@ from . import apis, webhooks
 
 urlpatterns: list = [
     path("requests/<int:id>/messages/", apis.RequestMessagesApi.as_view(), name="request-messages"),
+    path("canned-replies/", apis.CannedReplyListApi.as_view(), name="canned-reply-list"),
+    path(
+        "canned-replies/<int:id>/", apis.CannedReplyDetailApi.as_view(), name="canned-reply-detail"
+    ),
     path("inbound/emails/", webhooks.InboundEmailsApi.as_view(), name="inbound-emails"),
 ]

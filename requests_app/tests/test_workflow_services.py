@@ -4,8 +4,8 @@ import smtplib
 
 import pytest
 from django.core import mail
-from django.core.mail.backends.base import BaseEmailBackend
 from django.core.exceptions import ValidationError
+from django.core.mail.backends.base import BaseEmailBackend
 
 from messages_app.canned import render_canned_reply
 from messages_app.models import CannedReply, DeliveryStatus, Direction, Kind, Message
