@@ -2,10 +2,11 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
+from operators_app.selectors import get_active_operator
 from requests_app.admin import SupportRequestAdmin
 from requests_app.models import SupportRequest
 
-from .models import DeliveryStatus, Message
+from .models import CannedReply, DeliveryStatus, Message
 from .outbox import enqueue_delivery
 
 HISTORY_FIELDS = [
@@ -44,7 +45,26 @@ admin.site.unregister(SupportRequest)
 
 @admin.register(SupportRequest)
 class SupportRequestWithMessagesAdmin(SupportRequestAdmin):
-    inlines = [MessageInline]
+    inlines = [MessageInline, *SupportRequestAdmin.inlines]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """Canned replies; one added here is written by the admin user's operator profile."""
+
+    list_display = ["title", "created_by", "updated_at"]
+    search_fields = ["title", "body"]
+    list_select_related = ["created_by"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    fields = ["title", "body", "created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request):
+        return get_active_operator(user=request.user) is not None
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = get_active_operator(user=request.user)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Message)
