@@ -45,7 +45,7 @@ admin.site.unregister(SupportRequest)
 
 @admin.register(SupportRequest)
 class SupportRequestWithMessagesAdmin(SupportRequestAdmin):
-    inlines = [MessageInline, *SupportRequestAdmin.inlines]
+    inlines = [MessageInline]
 
 
 @admin.register(CannedReply)
