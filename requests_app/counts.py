@@ -20,7 +20,7 @@ setting defaults to 0, which counts every time.
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 GENERATION_KEY = "requests:generation"
 # Below this many matching requests, counting is cheaper than keeping the count.
 CACHED_COUNT_MIN = 1_000
+# From this many matching requests on, a page of a search is read in its dense form.
+DENSE_MIN = 10_000
 
 
 def requests_changed() -> None:
@@ -92,12 +94,31 @@ class CountedRows:
 
     ordered = True
 
-    def __init__(self, queryset: QuerySet, *, filters: Mapping[str, Any]):
+    def __init__(
+        self,
+        queryset: QuerySet,
+        *,
+        filters: Mapping[str, Any],
+        dense_queryset: Callable[[], QuerySet] | None = None,
+    ):
         self.queryset = queryset
         self.filters = filters
+        # The same rows in a form that is cheaper to page through when many match.
+        self.dense_queryset = dense_queryset
+        self.counted: int | None = None
 
     def count(self) -> int:
-        return count_requests(self.queryset, filters=self.filters)
+        self.counted = count_requests(self.queryset, filters=self.filters)
+        return self.counted
+
+    def _page_source(self) -> QuerySet:
+        if (
+            self.dense_queryset is not None
+            and self.counted is not None
+            and self.counted >= DENSE_MIN
+        ):
+            return self.dense_queryset()
+        return self.queryset
 
     def __getitem__(self, index):
         if not isinstance(index, slice):
@@ -105,7 +126,7 @@ class CountedRows:
         # A deferred join: the page's ids first, from the filter and ordering columns alone
         # (an index, even at a deep offset, reads no table rows for the rows it skips),
         # then only those rows, in one statement.
-        page_ids = self.queryset.values_list("pk", flat=True)[index]
+        page_ids = self._page_source().values_list("pk", flat=True)[index]
         order_by = self.queryset.query.order_by
         return (
             self.queryset.model.objects.filter(pk__in=page_ids)

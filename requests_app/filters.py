@@ -273,8 +273,12 @@ class SupportRequestFilter(django_filters.FilterSet):
         # Addresses are stored in lower case (a database constraint), so this uses the index.
         return qs.filter(requester_email=value.strip().lower())
 
+    # Set by the list to build the page's rows of a search that matches many requests
+    # (see `selectors.search_requests`); the count always uses the default form.
+    dense_search = False
+
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        return search_requests(qs, text=value)
+        return search_requests(qs, text=value, dense=self.dense_search)
 
     def filter_created_after(self, qs: QuerySet, name: str, value: datetime.datetime) -> QuerySet:
         return qs.filter(created_at__gte=value)

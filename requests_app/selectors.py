@@ -1,7 +1,7 @@
 """Reads of support requests the API needs, each in one query."""
 
 from django.db import connections
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from messages_app.models import Message
@@ -103,20 +103,28 @@ def _matching_message_requests(text: str, *, vendor: str) -> QuerySet:
     return matching.order_by().values("request_id")
 
 
-def search_requests(queryset: QuerySet, *, text: str) -> QuerySet:
+def search_requests(queryset: QuerySet, *, text: str, dense: bool = False) -> QuerySet:
     """Requests whose subject or requester's address holds every word of `text`
     (substrings, any case), or with a message whose text holds its words.
 
-    Both halves are index searches on PostgreSQL (trigram indexes on the subject and the
-    address, full-text on messages) joined by a UNION, so that a rare or absent word
-    costs a few index probes instead of a pass over every request.
+    Two forms of the same condition. By default both halves are index searches on
+    PostgreSQL (trigram indexes on the subject and the address, full-text on messages)
+    joined by a UNION: a rare or absent word costs a few index probes, and the count is
+    exact. With `dense` each request is tested on its own (a probe of its messages), so
+    a page of a word that many requests hold is read by walking the ordering's index
+    until the page is full, instead of collecting every match first.
     """
     words = text.split()
     if not words:
         return queryset
-    by_words = SupportRequest.objects.order_by()
+    by_words = Q()
     for word in words:
-        by_words = by_words.filter(Q(subject__icontains=word) | Q(requester_email__icontains=word))
+        by_words &= Q(subject__icontains=word) | Q(requester_email__icontains=word)
     vendor = connections[queryset.db].vendor
-    matching = by_words.values("pk").union(_matching_message_requests(text, vendor=vendor))
+    in_text = _matching_message_requests(text, vendor=vendor)
+    if dense:
+        return queryset.filter(
+            by_words | Exists(in_text.filter(request_id=OuterRef("pk")).values("pk"))
+        )
+    matching = SupportRequest.objects.order_by().filter(by_words).values("pk").union(in_text)
     return queryset.filter(pk__in=matching)

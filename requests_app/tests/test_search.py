@@ -111,3 +111,20 @@ def test_search_uses_the_text_and_trigram_indexes_on_postgresql(operator_client)
     assert "message_search" in plan
     assert "request_subject_trgm" in plan
     assert "request_requester_trgm" in plan
+
+
+@pytest.mark.parametrize("ordering", ["-created_at", "subject", "-operator"])
+def test_a_search_matching_many_requests_pages_the_same_rows(
+    operator_client, monkeypatch, ordering
+):
+    for n in range(7):
+        support_request = SupportRequestFactory(subject=f"Printer {n}" if n % 2 else "Other")
+        InboundMessageFactory(request=support_request, body="jams" if n % 3 else "printer")
+    params = {"search": "printer", "ordering": ordering, "page_size": 2}
+    sparse = [operator_client.get(LIST, {**params, "page": p}).json() for p in (1, 2, 3)]
+
+    monkeypatch.setattr("requests_app.counts.DENSE_MIN", 1)
+    dense = [operator_client.get(LIST, {**params, "page": p}).json() for p in (1, 2, 3)]
+
+    assert dense == sparse
+    assert sparse[0]["count"] == 5
