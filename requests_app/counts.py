@@ -126,7 +126,11 @@ class CountedRows:
         # A deferred join: the page's ids first, from the filter and ordering columns alone
         # (an index, even at a deep offset, reads no table rows for the rows it skips),
         # then only those rows, in one statement.
-        page_ids = self._page_source().values_list("pk", flat=True)[index]
+        source = self._page_source()
+        if source is not self.queryset:
+            # The dense form walks the ordering's index itself, a page at a time.
+            return source[index]
+        page_ids = source.values_list("pk", flat=True)[index]
         order_by = self.queryset.query.order_by
         return (
             self.queryset.model.objects.filter(pk__in=page_ids)

@@ -103,6 +103,25 @@ def _matching_message_requests(text: str, *, vendor: str) -> QuerySet:
     return matching.order_by().values("request_id")
 
 
+# A probe of one request's messages. OFFSET 0 keeps PostgreSQL from turning it into one
+# hash of every matching message (which costs as much as the UNION); the probe is meant
+# for a walk that stops after a page. The outer table is not aliased: the dense form is
+# only ever the top-level query of a page.
+_HAS_MATCHING_MESSAGE_SQL = (
+    "EXISTS (SELECT 1 FROM messages_app_message m"
+    ' WHERE m.request_id = "requests_app_supportrequest"."id"'
+    " AND m.search_vector @@ websearch_to_tsquery('simple'::regconfig, %s) OFFSET 0)"
+)
+
+
+def _has_matching_message(text: str, *, vendor: str):
+    if vendor == "postgresql":
+        # A constant SQL text; the user's words go in as a parameter.
+        return RawSQL(_HAS_MATCHING_MESSAGE_SQL, [text], output_field=BooleanField())  # noqa: S611
+    in_text = _matching_message_requests(text, vendor=vendor)
+    return Exists(in_text.filter(request_id=OuterRef("pk")))
+
+
 def search_requests(queryset: QuerySet, *, text: str, dense: bool = False) -> QuerySet:
     """Requests whose subject or requester's address holds every word of `text`
     (substrings, any case), or with a message whose text holds its words.
@@ -123,8 +142,6 @@ def search_requests(queryset: QuerySet, *, text: str, dense: bool = False) -> Qu
     vendor = connections[queryset.db].vendor
     in_text = _matching_message_requests(text, vendor=vendor)
     if dense:
-        return queryset.filter(
-            by_words | Exists(in_text.filter(request_id=OuterRef("pk")).values("pk"))
-        )
+        return queryset.filter(by_words | Q(_has_matching_message(text, vendor=vendor)))
     matching = SupportRequest.objects.order_by().filter(by_words).values("pk").union(in_text)
     return queryset.filter(pk__in=matching)
