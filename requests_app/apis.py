@@ -30,7 +30,7 @@ from servicedesk.api import (
 from .counts import CountedRows
 from .filters import ORDERING_FIELDS, SupportRequestFilter
 from .models import Status, SupportRequest
-from .selectors import get_request, list_events, list_request_rows, request_exists
+from .selectors import get_request, list_events, list_request_ids, request_exists
 from .serializers import (
     AssignSerializer,
     OpenRequestSerializer,
@@ -166,7 +166,7 @@ class RequestListApi(generics.ListAPIView):
     filter_backends = [DjangoFilterBackend]
 
     def get_queryset(self):
-        return list_request_rows()
+        return list_request_ids()
 
     def list(self, request, *args, **kwargs):
         filterset = self.filter_backends[0]().get_filterset(request, self.get_queryset(), self)

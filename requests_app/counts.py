@@ -28,6 +28,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 
+from .selectors import REQUEST_COLUMNS, list_request_rows
+
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "requests:generation"
@@ -121,19 +123,12 @@ class CountedRows:
         return self.queryset
 
     def __getitem__(self, index):
-        if not isinstance(index, slice):
-            return self.queryset[index]
+        source = self._page_source()
+        if not isinstance(index, slice) or source is not self.queryset:
+            # The dense form walks the ordering's index itself, a page at a time.
+            return source.values_list(*REQUEST_COLUMNS)[index]
         # A deferred join: the page's ids first, from the filter and ordering columns alone
         # (an index, even at a deep offset, reads no table rows for the rows it skips),
-        # then only those rows, in one statement.
-        source = self._page_source()
-        if source is not self.queryset:
-            # The dense form walks the ordering's index itself, a page at a time.
-            return source[index]
+        # then only those rows as tuples of REQUEST_COLUMNS, in one statement.
         page_ids = source.values_list("pk", flat=True)[index]
-        order_by = self.queryset.query.order_by
-        return (
-            self.queryset.model.objects.filter(pk__in=page_ids)
-            .values_list(*self.queryset._fields)
-            .order_by(*order_by)
-        )
+        return list_request_rows().filter(pk__in=page_ids).order_by(*source.query.order_by)

@@ -37,6 +37,12 @@ _LIST_FIELDS = (*REQUEST_COLUMNS, "operator__id")
 _REQUEST_ROWS = SupportRequest.objects.values_list(*REQUEST_COLUMNS).order_by("-created_at", "-id")
 
 
+def list_request_ids() -> QuerySet[SupportRequest]:
+    """Every request, newest first, with nothing joined: the list's filters, ordering and
+    count go on this, and a page's ids are read from an index alone (see `CountedRows`)."""
+    return SupportRequest.objects.order_by("-created_at", "-id")
+
+
 def list_request_rows() -> QuerySet:
     """Every request as a tuple of REQUEST_COLUMNS, newest first; filters and ordering go on top."""
     return _REQUEST_ROWS.all()

@@ -96,11 +96,11 @@ def test_like_wildcards_are_matched_literally(operator_client):
 @pytest.mark.postgres
 def test_search_uses_the_text_and_trigram_indexes_on_postgresql(operator_client):
     from requests_app.filters import SupportRequestFilter
-    from requests_app.selectors import list_request_rows
+    from requests_app.selectors import list_request_ids
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
-    queryset = SupportRequestFilter({"search": "printer jams"}, queryset=list_request_rows()).qs
+    queryset = SupportRequestFilter({"search": "printer jams"}, queryset=list_request_ids()).qs
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
         try:
