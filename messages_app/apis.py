@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from operators_app.permissions import IsActiveOperator
+from requests_app.apis import PAGE_INVALID
 from requests_app.models import SupportRequest
 from requests_app.selectors import request_exists
 from requests_app.services import reply_to_request
@@ -151,10 +152,7 @@ class CannedReplyListApi(generics.GenericAPIView):
         description="Every canned reply, by title; paginated. Every operator reads them.",
         responses={
             200: CannedReplySerializer(many=True),
-            400: validation_response(
-                "`page` or `page_size` is not a positive whole number.",
-                {"page_size": ["Enter a whole number from 1 to 200."]},
-            ),
+            400: PAGE_INVALID,
             401: UNAUTHENTICATED,
             403: NO_OPERATOR_PROFILE,
             404: error_response("The page is past the last one.", ("not_found", "Invalid page.")),

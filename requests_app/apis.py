@@ -52,6 +52,15 @@ OpenRequestExistsSerializer = inline_serializer(
 NOT_FOUND = error_response(
     "There is no request with this id.", ("not_found", "No request with this id.")
 )
+PAGE_INVALID = validation_response(
+    "`page` or `page_size` is not a positive whole number.",
+    {"page_size": ["Enter a whole number from 1 to 200."]},
+)
+REQUEST_OR_PAGE_NOT_FOUND = error_response(
+    "There is no request with this id, or the page is past the last one.",
+    ("not_found", "No request with this id."),
+    ("not_found", "Invalid page."),
+)
 TRANSITION_CONFLICT = error_response(
     "The request's status does not allow this.",
     ("invalid_transition", "A request in status 'closed' cannot become 'closed'."),
@@ -457,17 +466,10 @@ class RequestEventsApi(generics.GenericAPIView):
         ),
         responses={
             200: RequestEventSerializer(many=True),
-            400: validation_response(
-                "`page` or `page_size` is not a positive whole number.",
-                {"page_size": ["Enter a whole number from 1 to 200."]},
-            ),
+            400: PAGE_INVALID,
             401: UNAUTHENTICATED,
             403: NO_OPERATOR_PROFILE,
-            404: error_response(
-                "There is no request with this id, or the page is past the last one.",
-                ("not_found", "No request with this id."),
-                ("not_found", "Invalid page."),
-            ),
+            404: REQUEST_OR_PAGE_NOT_FOUND,
         },
     )
     def get(self, request, id: int):

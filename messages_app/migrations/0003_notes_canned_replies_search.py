@@ -4,6 +4,8 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from servicedesk.migration_operations import run_on_postgresql
+
 # Full-text search in mail text (PostgreSQL only; the model does not declare the column):
 # a tsvector the database computes from each message's body with the `simple`
 # configuration (no stemming, so Russian and English alike), and a GIN index on it.
@@ -23,15 +25,6 @@ REVERSE_SEARCH_SQL = [
     "DROP INDEX IF EXISTS message_search",
     "ALTER TABLE messages_app_message DROP COLUMN IF EXISTS search_vector",
 ]
-
-
-def _run_on_postgresql(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for statement in statements:
-                schema_editor.execute(statement)
-
-    return run
 
 
 class Migration(migrations.Migration):
@@ -138,6 +131,6 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(
-            _run_on_postgresql(SEARCH_SQL), _run_on_postgresql(REVERSE_SEARCH_SQL), elidable=False
+            run_on_postgresql(SEARCH_SQL), run_on_postgresql(REVERSE_SEARCH_SQL), elidable=False
         ),
     ]

@@ -4,6 +4,8 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from servicedesk.migration_operations import run_on_postgresql
+
 # The list's `search` matches substrings of the subject and the requester's address:
 # trigram indexes let PostgreSQL answer `icontains` (Django writes it as
 # `UPPER(col::text) LIKE UPPER('%word%')`, hence the expression) without reading every
@@ -19,15 +21,6 @@ REVERSE_TRIGRAM_SQL = [
     "DROP INDEX IF EXISTS request_subject_trgm",
     "DROP INDEX IF EXISTS request_requester_trgm",
 ]
-
-
-def _run_on_postgresql(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for statement in statements:
-                schema_editor.execute(statement)
-
-    return run
 
 
 class Migration(migrations.Migration):
@@ -156,6 +149,6 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(
-            _run_on_postgresql(TRIGRAM_SQL), _run_on_postgresql(REVERSE_TRIGRAM_SQL), elidable=False
+            run_on_postgresql(TRIGRAM_SQL), run_on_postgresql(REVERSE_TRIGRAM_SQL), elidable=False
         ),
     ]
