@@ -6,11 +6,12 @@ all). What the database knows (mail by delivery status, the backlog) is read at 
 time, so any web replica answers for the whole service.
 """
 
+import functools
 import hmac
 import ipaddress
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -63,16 +64,28 @@ _WAIT_BUCKETS = (
     7 * 86400,
     30 * 86400,
 )
-FIRST_RESPONSE = Histogram(
-    "servicedesk_request_first_response_seconds",
-    "Time from a request's creation to the first operator reply.",
-    buckets=_WAIT_BUCKETS,
-)
-TIME_TO_CLOSE = Histogram(
-    "servicedesk_request_time_to_close_seconds",
-    "Time from a request's creation to its close.",
-    buckets=_WAIT_BUCKETS,
-)
+
+
+# Made on first use: a metric without labels writes its file as soon as it exists, and
+# under PROMETHEUS_MULTIPROC_DIR that must not happen when a management command merely
+# imports this module (before the directory is there).
+@functools.cache
+def first_response_histogram() -> Histogram:
+    return Histogram(
+        "servicedesk_request_first_response_seconds",
+        "Time from a request's creation to the first operator reply.",
+        buckets=_WAIT_BUCKETS,
+    )
+
+
+@functools.cache
+def time_to_close_histogram() -> Histogram:
+    return Histogram(
+        "servicedesk_request_time_to_close_seconds",
+        "Time from a request's creation to its close.",
+        buckets=_WAIT_BUCKETS,
+    )
+
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
@@ -109,10 +122,10 @@ def record_ingest_outcomes(summary: dict[str, int]) -> None:
             INGESTED_MAIL.labels(outcome).inc(count)
 
 
-def observe_after_commit(histogram: Histogram, start, end) -> None:
+def observe_after_commit(histogram: Callable[[], Histogram], start, end) -> None:
     """Observe `end - start` once the caller's transaction commits (never for a rollback)."""
     seconds = max((end - start).total_seconds(), 0.0)
-    transaction.on_commit(lambda: histogram.observe(seconds))
+    transaction.on_commit(lambda: histogram().observe(seconds))
 
 
 class DatabaseCollector(Collector):
