@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from operators_app.selectors import get_active_operator
 from requests_app.admin import SupportRequestAdmin
 from requests_app.models import SupportRequest
 
@@ -15,7 +16,7 @@ from .attachments import (
     delete_requests,
 )
 from .delivery import give_up_after
-from .models import Attachment, DeliveryStatus, Message
+from .models import Attachment, CannedReply, DeliveryStatus, Message
 from .outbox import enqueue_delivery
 
 HISTORY_FIELDS = [
@@ -118,6 +119,25 @@ class SupportRequestWithMessagesAdmin(SupportRequestAdmin):
 
     def delete_queryset(self, request, queryset):
         delete_requests(request_ids=list(queryset.values_list("pk", flat=True)))
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """Canned replies; one added here is written by the admin user's operator profile."""
+
+    list_display = ["title", "created_by", "updated_at"]
+    search_fields = ["title", "body"]
+    list_select_related = ["created_by"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    fields = ["title", "body", "created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request):
+        return get_active_operator(user=request.user) is not None
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = get_active_operator(user=request.user)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Message)
