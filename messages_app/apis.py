@@ -23,8 +23,8 @@ from servicedesk.api import (
 
 from .attachments import (
     AttachmentsTooLargeError,
-    check_outbound_files,
     refuse_oversized_upload,
+    uploaded_files,
 )
 from .canned import create_canned_reply, delete_canned_reply, update_canned_reply
 from .models import CannedReply
@@ -146,7 +146,7 @@ class RequestMessagesApi(generics.GenericAPIView):
             )
             if canned_reply is None:
                 raise ValidationError({"canned_reply": ["There is no canned reply with this id."]})
-        files = _uploaded_files(request)
+        files = uploaded_files(request, fields=("body", "subject", "canned_reply"))
         try:
             message = reply_to_request(
                 request_id=id,
@@ -162,25 +162,6 @@ class RequestMessagesApi(generics.GenericAPIView):
         # have run by now, but the answer describes the reply as queued.
         data = MessageSerializer(message, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
-
-
-def _uploaded_files(request) -> list:
-    """The files of a multipart reply, within the limits; a field given twice is refused."""
-    if not request.FILES and not hasattr(request.data, "getlist"):
-        return []
-    repeated = [
-        name for name in ("body", "subject", "canned_reply") if len(request.data.getlist(name)) > 1
-    ]
-    if repeated:
-        raise ValidationError({name: ["Give this field once."] for name in repeated})
-    others = sorted(name for name in request.FILES if name != "attachments")
-    if others:
-        raise ValidationError(
-            {name: ["Send files under the name `attachments`."] for name in others}
-        )
-    files = request.FILES.getlist("attachments")
-    check_outbound_files(files)
-    return files
 
 
 class CannedReplyListApi(generics.GenericAPIView):

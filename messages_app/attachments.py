@@ -139,6 +139,24 @@ def refuse_oversized_upload(request) -> None:
         )
 
 
+def uploaded_files(request, *, fields: tuple[str, ...]) -> list:
+    """The files of a multipart operator mail, within the limits. A text field given twice
+    and files under another name than `attachments` are refused (400)."""
+    if not request.FILES and not hasattr(request.data, "getlist"):
+        return []
+    repeated = [name for name in fields if len(request.data.getlist(name)) > 1]
+    if repeated:
+        raise serializers.ValidationError({name: ["Give this field once."] for name in repeated})
+    others = sorted(name for name in request.FILES if name != "attachments")
+    if others:
+        raise serializers.ValidationError(
+            {name: ["Send files under the name `attachments`."] for name in others}
+        )
+    files = request.FILES.getlist("attachments")
+    check_outbound_files(files)
+    return files
+
+
 # Writing
 # ------------------------------------------------------------------------------
 @dataclass(frozen=True)

@@ -66,13 +66,32 @@ def post_reply(
 ) -> Message:
     """Store an operator's reply to an open request, with its files, and queue it to the
     requester. The caller checked the files' limits (`check_outbound_files`)."""
+    with transaction.atomic():
+        support_request = SupportRequest.objects.select_for_update().get(pk=request_id)
+        if not support_request.is_open:
+            raise InvalidTransitionError("A closed request cannot receive replies.")
+        return queue_operator_mail(
+            support_request=support_request,
+            operator=operator,
+            subject=subject or reply_subject(support_request.subject),
+            body=body,
+            attachments=attachments,
+        )
+
+
+def queue_operator_mail(
+    *,
+    support_request: SupportRequest,
+    operator: Operator,
+    subject: str,
+    body: str,
+    attachments: Sequence[UploadedFile] = (),
+) -> Message:
+    """Store an operator's mail to the requester, signed, with its files, and queue it; the
+    caller holds the transaction and has checked the files' limits."""
     stored: list[StoredFile] = []
     try:
         with transaction.atomic():
-            support_request = SupportRequest.objects.select_for_update().get(pk=request_id)
-            if not support_request.is_open:
-                raise InvalidTransitionError("A closed request cannot receive replies.")
-            subject = subject or reply_subject(support_request.subject)
             stored = [store_upload(upload) for upload in attachments]
             message = queue_outbound_message(
                 support_request=support_request,
@@ -87,7 +106,7 @@ def post_reply(
             )
             return message
     except BaseException:
-        # Nothing of a refused reply stays behind, its files included.
+        # Nothing of a refused mail stays behind, its files included.
         delete_unused_files(kept.key for kept in stored)
         raise
 

@@ -13,9 +13,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messages_app.attachments import (
+    refuse_oversized_upload,
+    uploaded_files,
+)
 from messages_app.serializers import MessageSerializer, NoteCreateSerializer
 from operators_app.permissions import IsActiveOperator
 from servicedesk.api import (
@@ -33,6 +38,7 @@ from .models import Status, SupportRequest
 from .selectors import get_request, list_events, list_request_ids, request_exists
 from .serializers import (
     AssignSerializer,
+    OpenRequestMultipartSerializer,
     OpenRequestSerializer,
     RequestEventSerializer,
     SupportRequestSerializer,
@@ -154,7 +160,7 @@ class RequestListApi(generics.ListAPIView):
     serializer_class = SupportRequestSerializer
     filterset_class = SupportRequestFilter
     pagination_class = PageNumberPagination
-    parser_classes = [StrictJSONParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
     # Repeated (`status=new&status=closed`) or comma-separated, both read whole.
     array_query_params = ("status", "ordering")
 
@@ -209,9 +215,13 @@ class RequestListApi(generics.ListAPIView):
         description=(
             "An operator opens a request (a phone call, or writing first). It starts "
             "`in_progress`, held by the caller; `body` is its first message, mailed to the "
-            "requester (no acknowledgement notice)."
+            "requester (no acknowledgement notice). As `multipart/form-data` it also takes "
+            "files under `attachments`, with the limits of a reply."
         ),
-        request=OpenRequestSerializer,
+        request={
+            "application/json": OpenRequestSerializer,
+            "multipart/form-data": OpenRequestMultipartSerializer,
+        },
         responses={
             201: SupportRequestSerializer,
             400: validation_response(
@@ -239,9 +249,15 @@ class RequestListApi(generics.ListAPIView):
         },
     )
     def post(self, request, *args, **kwargs):
+        refuse_oversized_upload(request)
         serializer = OpenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        support_request = open_request(operator=request.user.operator, **serializer.validated_data)
+        files = uploaded_files(
+            request, fields=("requester_email", "requester_name", "subject", "body")
+        )
+        support_request = open_request(
+            operator=request.user.operator, files=files, **serializer.validated_data
+        )
         return Response(
             SupportRequestSerializer(_request_or_404(support_request.pk)).data,
             status=status.HTTP_201_CREATED,

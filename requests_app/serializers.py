@@ -3,8 +3,9 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
+from messages_app.email_parsing import InvalidAddressError, normalise_email
 from operators_app.serializers import OperatorRefSerializer
-from servicedesk.api import UTCDateTimeField, format_utc
+from servicedesk.api import StringField, UTCDateTimeField, format_utc
 
 from .models import ActorType, EventType, Party, RequestEvent, Status, SupportRequest, waiting_on
 
@@ -166,20 +167,36 @@ def _not_blank(value: str) -> str:
 class OpenRequestSerializer(serializers.Serializer):
     """An operator opens a request by writing to the requester first."""
 
-    requester_email = serializers.EmailField(max_length=254, help_text="The requester's address.")
-    requester_name = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default=""
-    )
-    subject = serializers.CharField(
+    requester_email = StringField(max_length=254, help_text="The requester's address.")
+    requester_name = StringField(max_length=200, required=False, allow_blank=True, default="")
+    subject = StringField(
         max_length=400,
         validators=[_not_blank],
         help_text="The request's subject; the first mail's subject with `[#<id>]` added.",
     )
-    body = serializers.CharField(
+    body = StringField(
         max_length=100_000,
         trim_whitespace=False,
         validators=[_not_blank],
         help_text="The first message, mailed to the requester; plain text.",
+    )
+
+    def validate_requester_email(self, value: str) -> str:
+        # The rule every stored address follows, so the mail can be sent at all.
+        try:
+            return normalise_email(value)
+        except InvalidAddressError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from None
+
+
+class OpenRequestMultipartSerializer(OpenRequestSerializer):
+    """Opening a request as `multipart/form-data`, with files (documentation)."""
+
+    attachments = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        help_text="Files to attach: at most OUTBOUND_ATTACHMENT_MAX_COUNT (default 20), at most "
+        "OUTBOUND_ATTACHMENT_MAX_BYTES (default 10 MiB) all together.",
     )
 
 

@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from messages_app.canned import render_canned_reply
 from messages_app.models import CannedReply, Direction, Kind, Message
-from messages_app.notices import Notice, queue_notice, with_token
-from messages_app.outbox import queue_outbound_message
-from messages_app.services import post_reply
+from messages_app.notices import Notice, queue_notice
+from messages_app.services import post_reply, queue_operator_mail
 from operators_app.models import Operator
 from servicedesk.exceptions import (
     AlreadyTakenError,
@@ -111,7 +110,7 @@ def open_request(
     requester_name: str = "",
     subject: str,
     body: str,
-    files=(),
+    files: Sequence[UploadedFile] = (),
 ) -> SupportRequest:
     """Open a request held by `operator` whose first message is their mail to the requester.
 
@@ -142,14 +141,13 @@ def open_request(
                 request_id=existing.pk,
             ) from None
         requests_changed()
-        message = queue_outbound_message(
+        message = queue_operator_mail(
             support_request=support_request,
-            kind=Kind.OPERATOR,
-            subject=with_token(subject, support_request),
-            body=body,
             operator=operator,
+            subject=subject,
+            body=body,
+            attachments=files,
         )
-        _store_files(message=message, files=files)
         record_event(
             request_id=support_request.pk,
             type=EventType.CREATED,
@@ -158,12 +156,6 @@ def open_request(
         )
     support_request.refresh_from_db()
     return support_request
-
-
-def _store_files(*, message: Message, files) -> None:
-    """Attach uploaded files to an outbound message (stored once the attachments land)."""
-    if files:
-        raise ValidationError({"attachments": ["Files cannot be attached yet."]})
 
 
 def assign_request(*, request_id: int, actor: Operator, to_operator_id: int) -> SupportRequest:

@@ -345,7 +345,8 @@ def test_replying_with_a_canned_reply_sends_it_filled_in(
 
     assert response.status_code == 201
     expected = f"Hello Jane, about VPN (#{support_request.pk}); {{other}}. {operator.name}"
-    assert response.json()["body"] == expected
+    assert response.json()["reply"] == expected
+    assert response.json()["body"].startswith(expected)
     [sent] = mail.outbox
     assert sent.body.startswith(expected)
 
@@ -373,3 +374,72 @@ def test_first_response_at_is_set_by_the_first_reply_only(operator, operator_cli
     listed = operator_client.get(LIST).json()["results"][0]
     detail = operator_client.get(url(support_request, "")[:-1]).json()
     assert listed["first_response_at"] == detail["first_response_at"] == reply.json()["created_at"]
+
+
+# --- opening a request with files (multipart/form-data) ------------------------------------
+
+
+def _upload(name: str, data: bytes, content_type: str = "application/pdf"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def test_opening_with_files_mails_them_and_lists_them_on_the_first_message(
+    operator_client, django_capture_on_commit_callbacks
+):
+    files = [
+        _upload("offer.pdf", b"%PDF-1.4 offer"),
+        _upload("map.png", b"\x89PNG map", "image/png"),
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(LIST, {**OPENING, "attachments": files}, format="multipart")
+
+    assert response.status_code == 201
+    request_id = response.json()["id"]
+    [message] = operator_client.get(f"{LIST}{request_id}/messages/").json()["results"]
+    assert [(f["filename"], f["size"]) for f in message["attachments"]] == [
+        ("offer.pdf", 14),
+        ("map.png", 8),
+    ]
+    [sent] = mail.outbox
+    assert [(name, content) for name, content, _ in sent.attachments] == [
+        ("offer.pdf", b"%PDF-1.4 offer"),
+        ("map.png", b"\x89PNG map"),
+    ]
+
+
+def test_opening_with_too_many_files_answers_400_and_stores_nothing(operator_client, settings):
+    settings.OUTBOUND_ATTACHMENT_MAX_COUNT = 2
+    files = [_upload(f"{n}.pdf", b"x") for n in range(3)]
+
+    response = operator_client.post(LIST, {**OPENING, "attachments": files}, format="multipart")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"attachments"}
+    assert not SupportRequest.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_opening_with_files_over_the_byte_limit_answers_413_and_stores_nothing(
+    operator_client, settings
+):
+    settings.OUTBOUND_ATTACHMENT_MAX_BYTES = 10
+    files = [_upload("a.pdf", b"x" * 6), _upload("b.pdf", b"x" * 5)]
+
+    response = operator_client.post(LIST, {**OPENING, "attachments": files}, format="multipart")
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "attachments_too_large"
+    assert not SupportRequest.objects.exists()
+
+
+def test_opening_for_an_address_that_cannot_be_mailed_answers_400(operator_client):
+    response = operator_client.post(
+        LIST, {**OPENING, "requester_email": "jöran@example.com"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "ASCII" in response.json()["requester_email"][0]
+    assert not SupportRequest.objects.exists()
