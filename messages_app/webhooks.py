@@ -365,9 +365,7 @@ def inbound_item(index: int, value) -> InboundItem:
     if "raw" in data:
         return InboundItem(index=index, external_id=external_id, raw=data["raw"])
     data["headers"] = data.get("headers") or {}
-    if "attachments_omitted" in data:
-        # Plain dicts, as the plain path gives them; absent stays absent there too.
-        data["attachments_omitted"] = [dict(item) for item in data["attachments_omitted"] or []]
+    data["attachments_omitted"] = [dict(item) for item in data.get("attachments_omitted") or []]
     return InboundItem(index=index, external_id=external_id, fields=data)
 
 
