@@ -9,6 +9,7 @@ from requests_app.admin import SupportRequestAdmin
 from requests_app.models import SupportRequest
 
 from .attachments import attachment_path, delete_messages, delete_requests
+from .delivery import give_up_after
 from .models import Attachment, DeliveryStatus, Message
 from .outbox import enqueue_delivery
 
@@ -160,7 +161,9 @@ class MessageAdmin(FilesMixin, admin.ModelAdmin):
             Message.objects.filter(pk__in=ids).update(
                 delivery_status=DeliveryStatus.PENDING,
                 attempts=0,
+                unfinished_attempts=0,
                 next_attempt_at=timezone.now(),
+                give_up_at=timezone.now() + give_up_after(),
                 last_error="",
             )
             for pk in ids:

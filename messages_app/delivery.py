@@ -18,8 +18,14 @@ second worker (a duplicate task, a re-drive, a redelivered `acks_late` message) 
 row another worker holds (skip_locked) and finds a claimed row not due, so two workers
 never send one message. The only window for a duplicate mail is a crash after the SMTP
 server accepted the mail and before step 3 commits; SMTP offers no way to close it.
-After such a crash the row is retried when the lease expires, and the attempt already
-counts towards `OUTBOUND_MAX_ATTEMPTS`, so a message that kills its worker cannot loop.
+After such a crash the row is retried when the lease expires; a message whose attempts
+keep dying (`OUTBOUND_MAX_UNFINISHED_ATTEMPTS` in a row) is failed, so it cannot loop.
+
+Temporary failures (connection refused, timeouts, SMTP 4xx) keep a mail pending with
+capped backoff for as long as an outage lasts, up to `give_up_at`
+(`OUTBOUND_GIVE_UP_AFTER_DAYS` after it was queued); past it the mail is failed and
+reported (an error in the log, `servicedesk_outbound_given_up` in the metrics). Only a
+permanent answer (SMTP 5xx for this mail or recipient) fails a mail at once.
 """
 
 import logging
@@ -53,6 +59,12 @@ MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 
 # Seconds between tries to store the outcome of a send when the database errors.
 RECORD_RETRY_PAUSES = (0.5, 2.0)
+
+# `last_error` of a mail failed at the horizon starts with this (the metrics count them).
+GAVE_UP_PREFIX = "Gave up after temporary failures until the delivery horizon: "
+UNFINISHED_ERROR = "The last delivery attempts did not finish."
+# The attempts counter is a small integer; a very long outage must not overflow it.
+MAX_COUNTED_ATTEMPTS = 30000
 
 
 # Header values
@@ -133,10 +145,20 @@ def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff with jitter before attempt `attempts + 1`."""
     base = settings.OUTBOUND_RETRY_BASE_SECONDS
     ceiling = settings.OUTBOUND_RETRY_MAX_SECONDS
-    delay = min(ceiling, base * 2 ** max(attempts - 1, 0))
+    # The exponent is capped: 2**1100 does not fit a float.
+    delay = min(ceiling, base * 2 ** min(max(attempts - 1, 0), 64))
     # "Equal jitter": at least half the delay, so retries of a burst of mail queued
     # during one outage spread out instead of hitting the server together.
     return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))  # noqa: S311
+
+
+def give_up_after() -> timedelta:
+    """How long temporary failures may keep a mail pending."""
+    return timedelta(days=settings.OUTBOUND_GIVE_UP_AFTER_DAYS)
+
+
+def give_up_time(message: Message) -> datetime:
+    return message.give_up_at or message.created_at + give_up_after()
 
 
 def claim_lease() -> timedelta:
@@ -170,21 +192,34 @@ def claim_message(*, message_id: int) -> Claim | None:
         message = (
             Message.objects.select_for_update(skip_locked=True)
             .filter(due_filter(now), pk=message_id)
-            .only("pk", "attempts", "delivery_status", "next_attempt_at", "last_error")
+            .only(
+                "pk",
+                "attempts",
+                "unfinished_attempts",
+                "delivery_status",
+                "next_attempt_at",
+                "last_error",
+            )
             .first()
         )
         if message is None:
             return None
-        if message.attempts >= settings.OUTBOUND_MAX_ATTEMPTS:
-            # The last attempt never reported back (its worker died): give up.
+        if message.unfinished_attempts >= settings.OUTBOUND_MAX_UNFINISHED_ATTEMPTS:
+            # Its attempts keep killing their worker: give up rather than loop.
             message.delivery_status = DeliveryStatus.FAILED
             message.next_attempt_at = None
-            message.last_error = message.last_error or "The last delivery attempt did not finish."
+            message.last_error = UNFINISHED_ERROR
             message.save(update_fields=["delivery_status", "next_attempt_at", "last_error"])
+            logger.error(
+                "Message %s failed: %s attempts in a row did not finish",
+                message.pk,
+                message.unfinished_attempts,
+            )
             return None
-        message.attempts += 1
+        message.attempts = min(message.attempts + 1, MAX_COUNTED_ATTEMPTS)
+        message.unfinished_attempts += 1
         message.next_attempt_at = now + claim_lease()
-        message.save(update_fields=["attempts", "next_attempt_at"])
+        message.save(update_fields=["attempts", "unfinished_attempts", "next_attempt_at"])
     return Claim(message_id=message.pk, attempts=message.attempts)
 
 
@@ -208,15 +243,26 @@ def record_outcome(*, claim: Claim, error: BaseException | None) -> str:
     if error is None:
         status = DeliveryStatus.SENT
         fields = {"sent_at": now, "next_attempt_at": None, "last_error": ""}
-    elif is_permanent_failure(error) or claim.attempts >= settings.OUTBOUND_MAX_ATTEMPTS:
+    elif is_permanent_failure(error):
         status = DeliveryStatus.FAILED
         fields = {"next_attempt_at": None, "last_error": describe(error)}
     else:
-        status = DeliveryStatus.PENDING
-        fields = {
-            "next_attempt_at": now + retry_delay(claim.attempts),
-            "last_error": describe(error),
-        }
+        message = Message.objects.only("created_at", "give_up_at").get(pk=claim.message_id)
+        if now >= give_up_time(message):
+            status = DeliveryStatus.FAILED
+            fields = {"next_attempt_at": None, "last_error": GAVE_UP_PREFIX + describe(error)}
+            logger.error(
+                "Gave up on message %s after %s attempts: temporary failures lasted past "
+                "its delivery horizon (OUTBOUND_GIVE_UP_AFTER_DAYS); last error: %s",
+                claim.message_id,
+                claim.attempts,
+                describe(error),
+            )
+        else:
+            status = DeliveryStatus.PENDING
+            next_attempt = min(now + retry_delay(claim.attempts), give_up_time(message))
+            fields = {"next_attempt_at": next_attempt, "last_error": describe(error)}
+    fields["unfinished_attempts"] = 0
     # After an accepted mail, failing to record it means sending it again later: ride
     # out a short database blip (a failover, a dropped connection) before giving up.
     for pause in (*RECORD_RETRY_PAUSES, None):

@@ -61,7 +61,12 @@ class Message(models.Model):
         max_length=10, choices=DeliveryStatus.choices, null=True, blank=True
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Claimed attempts in a row that never reported back (their worker died mid-send).
+    unfinished_attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Past this time a temporary failure fails the mail (OUTBOUND_GIVE_UP_AFTER_DAYS after
+    # it was queued); null: that long after `created_at`.
+    give_up_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from operators_app.models import Operator
 from requests_app.models import Party, SupportRequest
 
-from .delivery import clean_header_value, clean_message_ids
+from .delivery import clean_header_value, clean_message_ids, give_up_after
 from .models import DeliveryStatus, Direction, Kind, Message
 from .tasks import deliver_message_task
 
@@ -135,6 +135,7 @@ def queue_outbound_messages(
                 created_at=now,
                 delivery_status=DeliveryStatus.PENDING,
                 next_attempt_at=now,
+                give_up_at=now + give_up_after(),
             )
             for mail in mails
         ]

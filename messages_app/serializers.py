@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from operators_app.serializers import OperatorRefSerializer
-from servicedesk.api import UTCDateTimeField
+from servicedesk.api import StringField, UTCDateTimeField
 
 from .attachments import attachment_path
 from .models import Attachment, DeliveryStatus, Direction, Kind, Message, OmittedReason
@@ -190,12 +190,12 @@ class MessageSerializer(serializers.ModelSerializer):
 class ReplyCreateSerializer(serializers.Serializer):
     """An operator's reply; it always goes to the request's requester."""
 
-    body = serializers.CharField(
+    body = StringField(
         max_length=100_000,
         trim_whitespace=False,
         help_text="Plain text, at most 100,000 characters; must not be empty or only whitespace.",
     )
-    subject = serializers.CharField(
+    subject = StringField(
         max_length=400,
         required=False,
         allow_blank=True,

@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
+from servicedesk.api import EmailStringField, StringField
+
 from .models import Operator
 
 OPERATOR_EXAMPLE = {
@@ -63,14 +65,14 @@ class OperatorSerializer(serializers.ModelSerializer):
 class OperatorCreateSerializer(serializers.Serializer):
     """A new operator: the Django user and its profile."""
 
-    username = serializers.CharField(
+    username = StringField(
         max_length=150,
         validators=[UnicodeUsernameValidator()],
         help_text="150 characters or fewer: letters, digits and @/./+/-/_ only.",
     )
-    name = serializers.CharField(max_length=150, help_text="The name requesters see.")
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    password = serializers.CharField(
+    name = StringField(max_length=150, help_text="The name requesters see.")
+    email = EmailStringField(max_length=254, required=False, allow_blank=True, default="")
+    password = StringField(
         required=False,
         allow_blank=True,
         default="",
@@ -110,10 +112,8 @@ class OperatorCreateSerializer(serializers.Serializer):
 class TokenRequestSerializer(serializers.Serializer):
     """A username and password."""
 
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(
-        max_length=128, trim_whitespace=False, style={"input_type": "password"}
-    )
+    username = StringField(max_length=150)
+    password = StringField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 
 
 @extend_schema_serializer(

@@ -31,7 +31,9 @@ def create_operator(
 
 def obtain_token(*, username: str, password: str, request=None) -> str:
     """The API token of the user with these credentials, created on first use."""
-    user = authenticate(request=request, username=username, password=password)
+    # Django's own request (not DRF's wrapper): django-axes marks a locked-out attempt on it.
+    http_request = getattr(request, "_request", request)
+    user = authenticate(request=http_request, username=username, password=password)
     if user is None:
         raise InvalidCredentialsError()
     token, _ = Token.objects.get_or_create(user=user)

@@ -41,8 +41,8 @@ LIST_PARAMETERS = [
         {"type": "array", "items": {"type": "string", "enum": Status.values}},
         style="form",
         explode=False,
-        description="`new`, `in_progress` or `closed`; several comma-separated. Another value "
-        "answers 400.",
+        description="`new`, `in_progress` or `closed`; several comma-separated (the parameter "
+        "may also be repeated: `status=new&status=closed`). Another value answers 400.",
         examples=[
             OpenApiExample("open requests", value=["new", "in_progress"]),
             OpenApiExample("closed", value=["closed"]),
@@ -107,7 +107,7 @@ LIST_PARAMETERS = [
         + " (`operator` orders by the operator's name, unassigned last; `status` by its "
         "code: closed, in_progress, new). Default "
         "`-created_at`. Ties are broken by `id` in the direction of the last field. "
-        "An unknown field answers 400.",
+        "The parameter may also be repeated, read in order. An unknown field answers 400.",
         examples=[
             OpenApiExample("newest first", value=["-created_at"]),
             OpenApiExample("by status, then oldest activity", value=["status", "last_message_at"]),
@@ -129,6 +129,8 @@ class RequestListApi(generics.ListAPIView):
     filterset_class = SupportRequestFilter
     pagination_class = PageNumberPagination
     parser_classes = [StrictJSONParser]
+    # Repeated (`status=new&status=closed`) or comma-separated, both read whole.
+    array_query_params = ("status", "ordering")
 
     filter_backends = [DjangoFilterBackend]
 

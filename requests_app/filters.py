@@ -14,6 +14,8 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from servicedesk.api import whole_number
+
 from .models import Status
 
 DEFAULT_ORDERING = "-created_at"
@@ -36,7 +38,8 @@ _SPACE_OFFSET = re.compile(
     r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}:?\d{2})$"
 )
 _LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60(?=[.,Z+-]|$)")
-_MAX_ID = 2**63 - 1
+# Operator ids have at most 18 digits, as the parameter's documented pattern says.
+_OPERATOR_ID_LIMIT = 10**18
 _EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 _LATEST = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
@@ -92,14 +95,15 @@ class OperatorRefField(forms.Field):
     """An operator id, or `none` for requests nobody holds."""
 
     def to_python(self, value):
-        if value in self.empty_values:
+        if value is None:
             return None
         _prohibit_nul(value)
         value = str(value).strip()
         if value.lower() == "none":
             return "none"
-        if value.isascii() and value.isdigit() and 0 < int(value) <= _MAX_ID:
-            return int(value)
+        number = whole_number(value)
+        if number is not None and 0 < number < _OPERATOR_ID_LIMIT:
+            return number
         raise forms.ValidationError(
             "Enter an operator id (a positive whole number) or 'none'.", code="invalid"
         )
@@ -109,7 +113,7 @@ class RFC3339Field(forms.Field):
     """An RFC 3339 time with any UTC offset, or a date (its midnight in UTC); naive means UTC."""
 
     def to_python(self, value):
-        if value in self.empty_values:
+        if value is None:
             return None
         _prohibit_nul(value)
         text = _SPACE_OFFSET.sub(r"\1+\2", str(value).strip()).upper()

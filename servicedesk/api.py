@@ -7,32 +7,64 @@ from rest_framework import exceptions, pagination, parsers, serializers
 
 from .exceptions import ErrorSerializer, ValidationErrorSerializer
 
+# Deeper than any body the API takes; a client's nesting must never reach Python's
+# recursion limit (in the parser, in this walk or in a serializer).
+MAX_JSON_DEPTH = 64
 
-def _reject_unpaired_surrogates(value) -> None:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise exceptions.ParseError(
-                "JSON parse error - a string contains an unpaired surrogate escape, "
-                "which is not valid UTF-8."
-            ) from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _reject_unpaired_surrogates(key)
-            _reject_unpaired_surrogates(item)
-    elif isinstance(value, list):
-        for item in value:
-            _reject_unpaired_surrogates(item)
+
+def _check_parsed(data) -> None:
+    """Refuse unpaired surrogates in strings and nesting deeper than MAX_JSON_DEPTH."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise exceptions.ParseError(
+                    "JSON parse error - a string contains an unpaired surrogate escape, "
+                    "which is not valid UTF-8."
+                ) from None
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise exceptions.ParseError(_TOO_DEEP)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                pending.append((key, depth))
+                pending.append((item, depth + 1))
+
+
+_TOO_DEEP = f"JSON parse error - the body is nested more than {MAX_JSON_DEPTH} levels deep."
 
 
 class StrictJSONParser(parsers.JSONParser):
-    """JSON that is also valid UTF-8 text: `"\\ud800"` is a 400 here, not a database error."""
+    """JSON that is also valid UTF-8 text and reasonably shallow: `"\\ud800"` or `[` x 5000
+    is a 400 here, not a database error or a RecursionError."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        _reject_unpaired_surrogates(data)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(_TOO_DEEP) from None
+        _check_parsed(data)
         return data
+
+
+class _StringOnly:
+    """A JSON string and nothing else: DRF's own fields would store 5 as "5"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StringField(_StringOnly, serializers.CharField):
+    """DRF's CharField that refuses numbers, booleans and other non-strings."""
+
+
+class EmailStringField(_StringOnly, serializers.EmailField):
+    """DRF's EmailField that refuses numbers, booleans and other non-strings."""
 
 
 def format_utc(value: datetime.datetime | None) -> str | None:
@@ -55,6 +87,20 @@ class UTCDateTimeField(serializers.DateTimeField):
         return format_utc(value) if value else None
 
 
+# The largest whole number a query parameter may carry (PostgreSQL's bigint): past it,
+# Python's int() would refuse numbers over 4,300 digits and the database any over 2^63.
+WHOLE_NUMBER_MAX = 2**63 - 1
+
+
+def whole_number(raw: str) -> int | None:
+    """The value of a query parameter of ASCII digits up to WHOLE_NUMBER_MAX; None otherwise."""
+    digits = raw.lstrip("0") or "0"
+    if not (raw.isascii() and raw.isdigit()) or len(digits) > len(str(WHOLE_NUMBER_MAX)):
+        return None
+    number = int(digits)
+    return number if number <= WHOLE_NUMBER_MAX else None
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     """`page` and `page_size` (default 50; a larger value than 200 is served as 200)."""
 
@@ -65,22 +111,23 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
-        if raw in (None, ""):
+        if raw is None:
             return self.page_size
-        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        number = whole_number(raw)
+        if number is None or number < 1:
             raise serializers.ValidationError(
                 {self.page_size_query_param: ["Enter a whole number from 1 to 200."]}
             )
-        return min(int(raw), self.max_page_size)
+        return min(number, self.max_page_size)
 
     def paginate_queryset(self, queryset, request, view=None):
         raw = request.query_params.get(self.page_query_param)
-        if raw not in (None, "", *self.last_page_strings) and not (
-            raw.isascii() and raw.isdigit() and int(raw) >= 1
-        ):
-            raise serializers.ValidationError(
-                {self.page_query_param: ["Enter a page number: a whole number from 1."]}
-            )
+        if raw is not None and raw not in self.last_page_strings:
+            number = whole_number(raw)
+            if number is None or number < 1:
+                raise serializers.ValidationError(
+                    {self.page_query_param: ["Enter a page number: a whole number from 1."]}
+                )
         return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response_schema(self, schema):
@@ -102,6 +149,14 @@ class PageNumberPagination(pagination.PageNumberPagination):
                 parameter["description"] = (
                     "Results per page: default 50, at most 200 (a larger value is served as 200)."
                 )
+            else:
+                continue
+            parameter["schema"] = {
+                **parameter["schema"],
+                "minimum": 1,
+                "maximum": WHOLE_NUMBER_MAX,
+                "format": "int64",
+            }
         return parameters
 
 

@@ -88,7 +88,10 @@ class DatabaseCollector(Collector):
     """Gauges read from the database at scrape time: mail by delivery status, the backlog."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        from messages_app.delivery import GAVE_UP_PREFIX
         from messages_app.models import DeliveryStatus, Direction, Message
+
+        from .health import smtp_configured, smtp_ready
 
         up = GaugeMetricFamily(
             "servicedesk_metrics_database_up",
@@ -106,7 +109,11 @@ class DatabaseCollector(Collector):
                 pending=Count("id"),
                 due=Count("id", filter=Q(next_attempt_at__lte=now)),
                 oldest=Min("created_at"),
+                retrying=Count("id", filter=~Q(last_error="")),
             )
+            given_up = Message.objects.filter(
+                delivery_status=DeliveryStatus.FAILED, last_error__startswith=GAVE_UP_PREFIX
+            ).count()
         except DatabaseError:
             up.add_metric([], 0)
             yield up
@@ -136,6 +143,28 @@ class DatabaseCollector(Collector):
         )
         due.add_metric([], backlog["due"])
         yield due
+
+        retrying = GaugeMetricFamily(
+            "servicedesk_outbox_retrying",
+            "Pending outbound mail whose last attempt failed temporarily (SMTP down, 4xx).",
+        )
+        retrying.add_metric([], backlog["retrying"])
+        yield retrying
+
+        gave_up = GaugeMetricFamily(
+            "servicedesk_outbound_given_up",
+            "Outbound mail failed because temporary failures lasted past its delivery "
+            "horizon (OUTBOUND_GIVE_UP_AFTER_DAYS).",
+        )
+        gave_up.add_metric([], given_up)
+        yield gave_up
+
+        if smtp_configured():
+            smtp_up = GaugeMetricFamily(
+                "servicedesk_smtp_up", "1 when the SMTP server greeted this process's probe."
+            )
+            smtp_up.add_metric([], 1 if smtp_ready() else 0)
+            yield smtp_up
 
         age = GaugeMetricFamily(
             "servicedesk_outbox_oldest_pending_age_seconds",

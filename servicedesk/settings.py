@@ -98,6 +98,7 @@ THIRD_PARTY_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
 ]
 LOCAL_APPS = [
     "servicedesk",
@@ -131,6 +132,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A query parameter given twice is honoured whole or refused, never half read.
+    "servicedesk.queryparams.RepeatedQueryParamsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -276,7 +281,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # CACHES
 # ------------------------------------------------------------------------------
-# The login throttle counts here: in Redis when there is one, so every gunicorn worker
+# Failed logins are counted here: in Redis when there is one, so every gunicorn worker
 # and host shares one count; in process memory on the embedded default.
 if REDIS_URL:
     CACHES = {
@@ -294,6 +299,31 @@ else:
 # and at most this long (requests_app/counts.py). Needs a cache every process shares:
 # 0 (count every time) without Redis.
 REQUEST_COUNT_CACHE_SECONDS = env.int("REQUEST_COUNT_CACHE_SECONDS", default=60 if REDIS_URL else 0)
+
+# LOGIN LIMITS
+# ------------------------------------------------------------------------------
+# Proxies in front of gunicorn (nginx: 1). Limits then key on the client address the
+# proxy puts in X-Forwarded-For; with 0 that header is ignored (anyone can write it).
+NUM_PROXIES = max(env.int("NUM_PROXIES", default=0), 0)
+# Failed logins (token route and admin) per client address and per username: past
+# LOGIN_FAILURE_LIMIT within LOGIN_FAILURE_WINDOW_SECONDS the next attempts answer 429.
+# django-axes counts them in the cache above (Redis: shared by every worker and host).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=60)
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out attempt before any password is hashed.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "servicedesk.login_limits.LoginAttemptHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = LOGIN_FAILURE_WINDOW_SECONDS / 3600  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "servicedesk.login_limits.client_ip"
+AXES_LOCKOUT_CALLABLE = "servicedesk.login_limits.locked_out_response"
+AXES_ENABLE_ADMIN = False  # the counts live in the cache, not in axes' tables
+AXES_VERBOSE = False
 
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
@@ -313,13 +343,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "servicedesk.exceptions.exception_handler",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
-    "DEFAULT_THROTTLE_RATES": {
-        "auth_token": env.str("AUTH_TOKEN_THROTTLE_RATE", default="10/min"),
-    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # Proxies in front of gunicorn (nginx: 1). Throttles then key on the client address
-    # nginx puts in X-Forwarded-For, not on the proxy's own address.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0) or None,
+    # 0, not None: DRF believes a client's X-Forwarded-For when this is None.
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -346,8 +372,12 @@ INBOUND_MAX_BODY_BYTES = env.int("INBOUND_MAX_BODY_BYTES", default=48 * 1024 * 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = INBOUND_MAX_BODY_BYTES + 1024 * 1024
 # Automatic mails (acknowledgements) to one address per hour before they are withheld.
 AUTO_REPLY_LIMIT_PER_HOUR = env.int("AUTO_REPLY_LIMIT_PER_HOUR", default=5)
-# Outbound delivery: attempts before a message is marked failed.
-OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=8)
+# Outbound delivery: temporary failures (SMTP down, timeouts, 4xx) keep a mail pending
+# this long after it was queued; past it the mail is failed and reported. Only permanent
+# answers (5xx for the mail or its recipient) fail a mail earlier.
+OUTBOUND_GIVE_UP_AFTER_DAYS = env.float("OUTBOUND_GIVE_UP_AFTER_DAYS", default=5)
+# Attempts in a row that never report back (the worker died mid-send) before a mail fails.
+OUTBOUND_MAX_UNFINISHED_ATTEMPTS = env.int("OUTBOUND_MAX_UNFINISHED_ATTEMPTS", default=3)
 # Backoff between attempts: base * 2^(attempt-1) seconds, capped, with jitter.
 OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=60)
 OUTBOUND_RETRY_MAX_SECONDS = env.float("OUTBOUND_RETRY_MAX_SECONDS", default=3600)

@@ -228,16 +228,37 @@ def test_a_claimed_message_is_left_alone_until_its_lease_expires(mailoutbox):
     assert message.attempts == 2
 
 
-def test_a_message_whose_last_attempt_never_reported_back_is_failed(mailoutbox, settings):
-    settings.OUTBOUND_MAX_ATTEMPTS = 3
-    message = OutboundMessageFactory(attempts=3, next_attempt_at=timezone.now())
+def test_a_message_whose_attempts_keep_dying_is_failed(mailoutbox, settings):
+    settings.OUTBOUND_MAX_UNFINISHED_ATTEMPTS = 3
+    message = OutboundMessageFactory(next_attempt_at=timezone.now())
+    for _ in range(3):
+        assert claim_message(message_id=message.pk) is not None  # ... and the worker dies
+        message.refresh_from_db()
+        message.next_attempt_at = timezone.now()
+        message.save(update_fields=["next_attempt_at"])
 
     assert deliver_message(message_id=message.pk) is None
 
     message.refresh_from_db()
     assert message.delivery_status == DeliveryStatus.FAILED
-    assert message.last_error
+    assert message.last_error == delivery.UNFINISHED_ERROR
     assert mailoutbox == []
+
+
+def test_a_reported_attempt_resets_the_count_of_unfinished_ones(settings):
+    settings.OUTBOUND_MAX_UNFINISHED_ATTEMPTS = 2
+    settings.OUTBOUND_RETRY_BASE_SECONDS = 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    message = OutboundMessageFactory(next_attempt_at=timezone.now())
+
+    outcomes = [deliver_message(message_id=message.pk) for _ in range(5)]
+
+    assert outcomes == [DeliveryStatus.PENDING] * 5
+    message.refresh_from_db()
+    assert message.unfinished_attempts == 0
+    assert message.attempts == 5
 
 
 # Failures against a real SMTP server
@@ -324,27 +345,75 @@ def test_mail_queued_while_smtp_is_down_goes_out_once_it_is_back(smtp_server, se
     assert message.attempts == 2
 
 
-def test_temporary_failures_end_in_failed_after_the_last_attempt(smtp_server, settings):
-    settings.OUTBOUND_MAX_ATTEMPTS = 3
+def test_temporary_failures_keep_a_mail_pending_past_any_number_of_attempts(smtp_server, settings):
     settings.OUTBOUND_RETRY_BASE_SECONDS = 0
     smtp_server.handler.data_reply = "421 4.7.0 Too busy"
     message = OutboundMessageFactory()
 
-    outcomes = [deliver_message(message_id=message.pk) for _ in range(4)]
+    outcomes = [deliver_message(message_id=message.pk) for _ in range(40)]
 
-    assert outcomes == [DeliveryStatus.PENDING, DeliveryStatus.PENDING, DeliveryStatus.FAILED, None]
+    assert outcomes == [DeliveryStatus.PENDING] * 40
     message.refresh_from_db()
-    assert message.delivery_status == DeliveryStatus.FAILED
-    assert message.attempts == 3
+    assert message.delivery_status == DeliveryStatus.PENDING
+    assert message.attempts == 40
+
+    smtp_server.handler.data_reply = None
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.SENT
+    assert len(smtp_server.messages) == 1
+
+
+def test_temporary_failures_past_the_horizon_fail_the_mail_and_report_it(
+    smtp_server, settings, caplog, client
+):
+    settings.OUTBOUND_RETRY_BASE_SECONDS = 0
+    smtp_server.handler.data_reply = "421 4.7.0 Too busy"
+    message = OutboundMessageFactory(give_up_at=timezone.now() + timedelta(minutes=5))
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.PENDING
+    message.refresh_from_db()
+    assert message.next_attempt_at <= message.give_up_at  # never scheduled past it
+    Message = type(message)
+    Message.objects.filter(pk=message.pk).update(
+        give_up_at=timezone.now() - timedelta(seconds=1), next_attempt_at=timezone.now()
+    )
+
+    assert deliver_message(message_id=message.pk) == DeliveryStatus.FAILED
+
+    message.refresh_from_db()
+    assert message.last_error.startswith(delivery.GAVE_UP_PREFIX)
     assert "421" in message.last_error
+    assert f"Gave up on message {message.pk}" in caplog.text
+    metrics = client.get("/metrics").content.decode()
+    assert "servicedesk_outbound_given_up 1.0" in metrics
+
+
+def test_without_a_stored_horizon_it_counts_from_the_creation(smtp_server, settings):
+    settings.OUTBOUND_GIVE_UP_AFTER_DAYS = 1
+    smtp_server.handler.data_reply = "451 4.3.0 Later"
+    fresh = OutboundMessageFactory(give_up_at=None)
+    old = OutboundMessageFactory(give_up_at=None, created_at=timezone.now() - timedelta(days=2))
+
+    assert deliver_message(message_id=fresh.pk) == DeliveryStatus.PENDING
+    assert deliver_message(message_id=old.pk) == DeliveryStatus.FAILED
+
+
+def test_queued_mail_gets_its_horizon(settings):
+    settings.OUTBOUND_GIVE_UP_AFTER_DAYS = 2
+    from messages_app.outbox import queue_outbound_message
+    from requests_app.tests.factories import SupportRequestFactory
+
+    before = timezone.now()
+    message = queue_outbound_message(
+        support_request=SupportRequestFactory(), kind=Kind.AUTO, subject="s", body="b"
+    )
+
+    assert before + timedelta(days=2) <= message.give_up_at <= timezone.now() + timedelta(days=2)
 
 
 def test_message_failed_after_its_last_attempt_can_be_sent_again_from_the_admin(
     smtp_server, settings, client, django_capture_on_commit_callbacks
 ):
-    settings.OUTBOUND_MAX_ATTEMPTS = 1
-    smtp_server.handler.data_reply = "452 4.2.2 Mailbox full"
-    message = OutboundMessageFactory()
+    smtp_server.handler.data_reply = "552 5.2.2 Mailbox full"
+    message = OutboundMessageFactory(created_at=timezone.now() - timedelta(days=30))
     deliver_message(message_id=message.pk)
     message.refresh_from_db()
     assert message.delivery_status == DeliveryStatus.FAILED
@@ -362,6 +431,7 @@ def test_message_failed_after_its_last_attempt_can_be_sent_again_from_the_admin(
     message.refresh_from_db()
     assert message.delivery_status == DeliveryStatus.SENT
     assert message.attempts == 1
+    assert message.give_up_at > timezone.now()  # a fresh horizon, not the old one
     assert len(smtp_server.messages) == 1
 
 
@@ -391,7 +461,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(settings):
     settings.OUTBOUND_RETRY_BASE_SECONDS = 60
     settings.OUTBOUND_RETRY_MAX_SECONDS = 3600
 
-    for attempts, full in [(1, 60), (2, 120), (3, 240), (6, 1920), (7, 3600), (12, 3600)]:
+    for attempts, full in [(1, 60), (2, 120), (3, 240), (6, 1920), (7, 3600), (2000, 3600)]:
         delays = {retry_delay(attempts).total_seconds() for _ in range(50)}
         assert all(full / 2 <= delay <= full for delay in delays)
         assert len(delays) > 1  # jittered

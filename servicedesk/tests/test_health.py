@@ -1,4 +1,5 @@
-"""/healthz and /readyz: liveness, and readiness of the database and the broker (never SMTP)."""
+"""/healthz and /readyz: liveness, and readiness of the database and the broker; SMTP as a
+warning only."""
 
 import socket
 
@@ -68,13 +69,42 @@ def test_readyz_checks_a_configured_broker(client):
     assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
 
 
-def test_readyz_never_asks_the_mail_server(client, settings):
+@pytest.fixture
+def smtp_settings(settings):
     settings.REDIS_URL = ""
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = _closed_port()
+    settings.EMAIL_USE_SSL = False
+    health._smtp_probe.clear()
+    yield settings
+    health._smtp_probe.clear()
 
-    assert client.get("/readyz").status_code == 200
+
+def test_readyz_warns_but_stays_200_while_the_mail_server_is_down(client, smtp_settings):
+    smtp_settings.EMAIL_PORT = _closed_port()
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "smtp": "unavailable"},
+        "warnings": ["smtp"],
+    }
+    assert "servicedesk_smtp_up 0.0" in client.get("/metrics").content.decode()
+
+
+def test_readyz_reports_a_mail_server_that_answers(client, smtp_settings):
+    from e2e.support import SMTPSink
+
+    with SMTPSink() as sink:
+        smtp_settings.EMAIL_PORT = sink.port
+
+        response = client.get("/readyz")
+        metrics = client.get("/metrics").content.decode()
+
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "smtp": "ok"}}
+    assert "servicedesk_smtp_up 1.0" in metrics
 
 
 def test_probes_answer_only_get(client):
