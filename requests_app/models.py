@@ -93,6 +93,13 @@ class SupportRequest(models.Model):
             models.Index(fields=["-created_at", "-id"], name="request_created"),
             models.Index(fields=["-updated_at", "-id"], name="request_updated"),
             models.Index(fields=["-last_message_at", "-id"], name="request_last_message"),
+            # The console's default queue order over open requests: waiting on an operator
+            # (the requester wrote last) first, the longest wait first.
+            models.Index(
+                fields=["-last_reply_by", "last_message_at", "id"],
+                condition=~Q(status=Status.CLOSED),
+                name="request_desk_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

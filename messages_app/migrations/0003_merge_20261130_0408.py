@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messages_app', '0002_attachments_and_raw_mail'),
-        ('messages_app', '0002_delivery_horizon'),
+        ("messages_app", "0002_attachments_and_raw_mail"),
+        ("messages_app", "0002_delivery_horizon"),
     ]
 
-    operations = [
-    ]
+    operations = []

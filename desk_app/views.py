@@ -1,0 +1,230 @@
+"""The operator console's pages: thin views over the services and selectors the API uses."""
+
+import json
+
+from django.contrib.auth import logout
+from django.contrib.auth.views import LoginView
+from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+from rest_framework.exceptions import ValidationError
+
+from messages_app.attachments import INLINE_TYPES, check_outbound_files
+from messages_app.outbox import send_again
+from messages_app.selectors import get_message, list_request_messages
+from messages_app.serializers import ReplyCreateSerializer
+from messages_app.services import post_reply
+from operators_app.selectors import list_active_operators
+from requests_app.models import Status, SupportRequest
+from requests_app.selectors import get_request
+from requests_app.services import close_request, take_request
+from servicedesk.exceptions import DomainError
+
+from .errors import describe
+from .security import MAIL_FRAME_CSP, operator_required, with_desk_csp
+from .selectors import SORTS, TABS, get_queue
+
+TAB_LABELS = {
+    "mine": gettext_lazy("Mine"),
+    "unassigned": gettext_lazy("Unassigned"),
+    "open": gettext_lazy("All open"),
+    "closed": gettext_lazy("Closed"),
+}
+# Attachments shown as thumbnails (the download view serves them inline).
+IMAGE_TYPES = frozenset(t for t in INLINE_TYPES if t.startswith("image/"))
+# A sent reply clears the person's draft (desk.js listens for this htmx event).
+SENT_EVENT = "desk-sent"
+
+
+@method_decorator(with_desk_csp, name="dispatch")
+class DeskLoginView(LoginView):
+    """Django's login (authenticate() with the request, so django-axes counts and limits it)."""
+
+    template_name = "desk/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return reverse("desk:queue")
+
+
+@with_desk_csp
+def logout_view(request):
+    """GET asks, POST logs out (a link must not be able to log anyone out)."""
+    if request.method == "POST":
+        logout(request)
+        return redirect("desk:login")
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return TemplateResponse(request, "desk/logout.html")
+
+
+def _page_number(value: str) -> int:
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 10**9 else 1
+
+
+@require_GET
+@operator_required
+def queue_view(request):
+    """The queue: a tab, the person's filters and search, one page of rows."""
+    params = request.GET
+    tab = params.get("tab", "mine")
+    tab = tab if tab in TABS else "mine"
+    default_sort = "newest" if tab == "closed" else "waiting"
+    sort = params.get("sort", default_sort)
+    sort = sort if sort in SORTS else default_sort
+    queue = get_queue(
+        operator_id=request.operator.pk,
+        tab=tab,
+        sort=sort,
+        status=params.get("status", ""),
+        operator=params.get("operator", ""),
+        search=params.get("q", ""),
+        page_number=_page_number(params.get("page", "")),
+    )
+    context = {
+        "queue": queue,
+        "rows": queue.rows,
+        "params": {name: params.get(name, "") for name in ("status", "operator", "q")},
+        "tabs": [(name, TAB_LABELS[name], queue.counts[name]) for name in TABS],
+        "sorts": SORTS,
+        "statuses": Status.values,
+        "operators": list_active_operators(),
+    }
+    template = "desk/queue.html"
+    if request.htmx and request.htmx.target == "queue-results":
+        template = "desk/_queue_results.html"
+    return TemplateResponse(request, template, context, status=400 if queue.errors else 200)
+
+
+def _conversation(request, request_id: int, **extra) -> dict:
+    support_request = get_request(request_id=request_id)
+    if support_request is None:
+        raise Http404("No request with this id.")
+    thread = list_request_messages(request_id=request_id).annotate(
+        has_html=ExpressionWrapper(~Q(html=""), output_field=BooleanField())
+    )
+    return {
+        "support_request": support_request,
+        "thread": thread,
+        "is_holder": support_request.operator_id == request.operator.pk,
+        "reply_form": {"body": "", "subject": ""},
+        "image_types": IMAGE_TYPES,
+        **extra,
+    }
+
+
+def _render(request, request_id: int, *, status: int = 200, sent: str = "", **extra):
+    """The conversation: the whole page, or its main part for htmx."""
+    context = _conversation(request, request_id, **extra)
+    template = "desk/_conversation.html" if request.htmx else "desk/request.html"
+    response = TemplateResponse(request, template, context, status=status)
+    if sent and request.htmx:
+        response["HX-Trigger-After-Settle"] = json.dumps({SENT_EVENT: {"form": sent}})
+    return response
+
+
+def _after_action(request, request_id: int, *, notice: str, sent: str = ""):
+    """The conversation after a change (PRG without htmx); `sent` names the form whose
+    text went out and may be cleared."""
+    if request.htmx:
+        return _render(request, request_id, notice=notice, sent=sent)
+    return redirect("desk:request", request_id=request_id)
+
+
+def _failed(request, request_id: int, error, *, form: str, **extra):
+    """The conversation with the error in words and everything the person typed kept."""
+    status = getattr(error, "status_code", 400)
+    return _render(request, request_id, status=status, errors={form: describe(error)}, **extra)
+
+
+@require_GET
+@operator_required
+def request_view(request, request_id: int):
+    """One request as a conversation."""
+    return _render(request, request_id)
+
+
+@require_POST
+@operator_required
+def take_view(request, request_id: int):
+    """Take the request (the API's take)."""
+    try:
+        take_request(request_id=request_id, operator=request.operator)
+    except SupportRequest.DoesNotExist:
+        raise Http404("No request with this id.") from None
+    except DomainError as error:
+        return _failed(request, request_id, error, form="status")
+    return _after_action(request, request_id, notice=_("You took this request."))
+
+
+@require_POST
+@operator_required
+def close_view(request, request_id: int):
+    """Close the request (the API's close)."""
+    try:
+        close_request(
+            request_id=request_id, operator=request.operator, is_staff=request.user.is_staff
+        )
+    except SupportRequest.DoesNotExist:
+        raise Http404("No request with this id.") from None
+    except DomainError as error:
+        return _failed(request, request_id, error, form="status")
+    return _after_action(request, request_id, notice=_("The request is closed."))
+
+
+@require_POST
+@operator_required
+def reply_view(request, request_id: int):
+    """Reply to the requester with files (the API's reply, with its validation)."""
+    typed = {"body": request.POST.get("body", ""), "subject": request.POST.get("subject", "")}
+    serializer = ReplyCreateSerializer(data=typed)
+    files = request.FILES.getlist("attachments")
+    try:
+        serializer.is_valid(raise_exception=True)
+        check_outbound_files(files)
+        post_reply(
+            request_id=request_id,
+            operator=request.operator,
+            body=serializer.validated_data["body"],
+            subject=serializer.validated_data.get("subject") or None,
+            attachments=files,
+        )
+    except SupportRequest.DoesNotExist:
+        raise Http404("No request with this id.") from None
+    except (DomainError, ValidationError) as error:
+        return _failed(request, request_id, error, form="reply", reply_form=typed)
+    return _after_action(
+        request, request_id, notice=_("Your reply is on its way."), sent="reply-form"
+    )
+
+
+@require_POST
+@operator_required
+def send_again_view(request, request_id: int, message_id: int):
+    """Queue a failed outbound mail of this request for delivery again."""
+    message = get_message(message_id=message_id)
+    if message is None or message.request_id != request_id:
+        raise Http404("No message with this id on this request.")
+    queued = send_again(message_ids=[message_id])
+    notice = _("The mail is queued again.") if queued else _("This mail had not failed.")
+    return _after_action(request, request_id, notice=notice)
+
+
+@require_GET
+@operator_required
+def message_html_view(request, request_id: int, message_id: int):
+    """A mail's sanitised HTML inside a sandboxed iframe (no scripts, no same origin)."""
+    message = get_message(message_id=message_id)
+    if message is None or message.request_id != request_id or not message.html:
+        raise Http404("This mail has no HTML version.")
+    return TemplateResponse(
+        request,
+        "desk/_message_html.html",
+        {"message": message, "frame_csp": MAIL_FRAME_CSP},
+    )
