@@ -45,6 +45,9 @@ from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from requests_app.events import record_event
+from requests_app.models import EventType
+
 from .attachments import read_bytes
 from .models import DeliveryStatus, Kind, Message
 
@@ -215,6 +218,7 @@ def claim_message(*, message_id: int) -> Claim | None:
                 message.pk,
                 message.unfinished_attempts,
             )
+            _record_failure(message.pk, message.last_error)
             return None
         message.attempts = min(message.attempts + 1, MAX_COUNTED_ATTEMPTS)
         message.unfinished_attempts += 1
@@ -273,6 +277,8 @@ def record_outcome(*, claim: Claim, error: BaseException | None) -> str:
                     delivery_status=DeliveryStatus.PENDING,
                     attempts=claim.attempts,
                 ).update(delivery_status=status, **fields)
+                if updated and status == DeliveryStatus.FAILED:
+                    _record_failure(claim.message_id, fields["last_error"])
             break
         except (OperationalError, InterfaceError):
             if pause is None:
@@ -284,6 +290,17 @@ def record_outcome(*, claim: Claim, error: BaseException | None) -> str:
     if not updated:
         logger.error("Message %s changed while it was being sent", claim.message_id)
     return status
+
+
+def _record_failure(message_id: int, error: str) -> None:
+    """The request's `mail_failed` event, in the transaction that marks the mail failed."""
+    request_id = Message.objects.filter(pk=message_id).values_list("request_id", flat=True).first()
+    if request_id is not None:
+        record_event(
+            request_id=request_id,
+            type=EventType.MAIL_FAILED,
+            data={"message_id": message_id, "error": error},
+        )
 
 
 def deliver_message(*, message_id: int) -> str | None:

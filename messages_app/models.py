@@ -9,12 +9,14 @@ from requests_app.models import SupportRequest
 class Direction(models.TextChoices):
     INBOUND = "inbound", "Inbound"
     OUTBOUND = "outbound", "Outbound"
+    INTERNAL = "internal", "Internal"
 
 
 class Kind(models.TextChoices):
     REQUESTER = "requester", "Requester"
     OPERATOR = "operator", "Operator"
     AUTO = "auto", "Automatic notice"
+    NOTE = "note", "Internal note"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -86,7 +88,10 @@ class Message(models.Model):
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="message_kind_valid"),
             models.CheckConstraint(
                 condition=(
-                    Q(direction=Direction.INBOUND, delivery_status__isnull=True)
+                    Q(
+                        direction__in=[Direction.INBOUND, Direction.INTERNAL],
+                        delivery_status__isnull=True,
+                    )
                     | Q(direction=Direction.OUTBOUND, delivery_status__in=DeliveryStatus.values)
                 ),
                 name="message_delivery_status_matches_direction",
@@ -156,3 +161,22 @@ class Attachment(models.Model):
     @property
     def is_kept(self) -> bool:
         return self.omitted is None
+
+
+class CannedReply(models.Model):
+    """A reusable reply text; placeholders are filled in by `canned.render_canned_reply`."""
+
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    created_by = models.ForeignKey(
+        Operator, on_delete=models.PROTECT, related_name="canned_replies"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name_plural = "canned replies"
+
+    def __str__(self) -> str:
+        return self.title

@@ -10,7 +10,8 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from requests_app.models import SupportRequest
+from requests_app.events import EventRecord, record_events
+from requests_app.models import EventType, SupportRequest
 
 from .delivery import clean_header_value
 from .models import Kind, Message
@@ -68,17 +69,38 @@ def render_notice(*, support_request: SupportRequest, notice: str) -> tuple[str,
 def queue_notice(*, support_request: SupportRequest, notice: str) -> Message:
     """Queue an automatic notice to the request's requester in the caller's transaction."""
     subject, body, html = render_notice(support_request=support_request, notice=notice)
-    return queue_outbound_message(
+    message = queue_outbound_message(
         support_request=support_request, kind=Kind.AUTO, subject=subject, body=body, html=html
     )
+    record_events(_notice_events([message], notice))
+    return message
 
 
-def queue_notices(*, threads: list[tuple[SupportRequest, Message]], notice: str) -> list[Message]:
+def _notice_events(messages: list[Message], notice: str) -> list[EventRecord]:
+    return [
+        EventRecord(
+            message.request_id,
+            EventType.NOTICE_SENT,
+            data={"notice": str(notice), "message_id": message.pk},
+        )
+        for message in messages
+    ]
+
+
+def queue_notices(
+    *,
+    threads: list[tuple[SupportRequest, Message]],
+    notice: str,
+    events: list[EventRecord] = (),
+) -> list[Message]:
     """Queue a notice to each request's requester, threaded under the given mail of theirs,
-    in the caller's transaction and in a constant number of queries for all of them."""
+    in the caller's transaction and in a constant number of queries for all of them; their
+    `notice_sent` events go in one insert with the caller's other `events`."""
     mails = []
     for support_request, reply_to in threads:
         subject, body, html = render_notice(support_request=support_request, notice=notice)
         in_reply_to, references = thread_headers_after(reply_to)
         mails.append(OutboundMail(support_request, subject, body, html, in_reply_to, references))
-    return queue_outbound_messages(mails=mails, kind=Kind.AUTO)
+    messages = queue_outbound_messages(mails=mails, kind=Kind.AUTO)
+    record_events([*events, *_notice_events(messages, notice)])
+    return messages

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from operators_app.models import Operator
 from requests_app.counts import requests_changed
-from requests_app.models import Party, Status, SupportRequest
+from requests_app.events import EventRecord, record_events
+from requests_app.models import ActorType, EventType, Party, Status, SupportRequest
 from servicedesk.exceptions import IngestUnavailableError, InvalidTransitionError
 
 from .attachments import (
@@ -582,8 +583,7 @@ def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
                 candidate.message = _new_message(candidate, now=now)
                 candidate.message.save(force_insert=True)
                 _store_attachments([candidate])
-                if candidate.created:
-                    _acknowledge([candidate], now=now)
+                _acknowledge([candidate], now=now)
         except OperationalError:
             # A deadlock: only rolling back the whole batch releases what it holds.
             raise
@@ -631,11 +631,26 @@ def _store_attachments(stored: list[_Candidate]) -> None:
         Message.objects.bulk_update(rewritten, ["html"])
 
 
+def _arrivals(stored: list[_Candidate]) -> list[EventRecord]:
+    """The history events of stored mail: `created` for a request it opened, else
+    `message_received`."""
+    return [
+        EventRecord(
+            candidate.support_request.pk,
+            EventType.CREATED if candidate.created else EventType.MESSAGE_RECEIVED,
+            actor_type=ActorType.REQUESTER,
+            data={"message_id": candidate.message.pk},
+        )
+        for candidate in stored
+    ]
+
+
 def _acknowledge(stored: list[_Candidate], *, now) -> None:
-    """Queue the acknowledgement of the requests the stored mail opened, all in a few
-    queries, except to automatic mail or flooded inboxes."""
+    """Record the stored mail's history and queue the acknowledgement of the requests it
+    opened, all in a few queries, except to automatic mail or flooded inboxes."""
     wanted = [c for c in stored if c.created and not c.email.is_automatic]
     if not wanted:
+        record_events(_arrivals(stored))
         return
     limit = settings.AUTO_REPLY_LIMIT_PER_HOUR
     recent = dict(
@@ -659,4 +674,4 @@ def _acknowledge(stored: list[_Candidate], *, now) -> None:
             continue
         support_request = candidate.support_request
         threads.append((support_request, latest.get(support_request.pk, candidate.message)))
-    queue_notices(threads=threads, notice=Notice.ACKNOWLEDGEMENT)
+    queue_notices(threads=threads, notice=Notice.ACKNOWLEDGEMENT, events=_arrivals(stored))

@@ -52,6 +52,8 @@ class SupportRequest(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True)
     message_count = models.PositiveIntegerField(default=0)
     last_reply_by = models.CharField(max_length=20, choices=Party.choices, blank=True)
+    # The first operator reply (not a notice or a note); null until there is one.
+    first_response_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -93,6 +95,12 @@ class SupportRequest(models.Model):
             models.Index(fields=["-created_at", "-id"], name="request_created"),
             models.Index(fields=["-updated_at", "-id"], name="request_updated"),
             models.Index(fields=["-last_message_at", "-id"], name="request_last_message"),
+            # The other orderings of the list, each with its `id` tiebreak, so that a page
+            # (also a deep one, read through the index alone) needs no sort of every row.
+            models.Index(fields=["subject", "id"], name="request_subject_id"),
+            models.Index(fields=["requester_email", "id"], name="request_requester_id"),
+            models.Index(fields=["status", "id"], name="request_status_id"),
+            models.Index(fields=["operator", "id"], name="request_operator_id"),
             # The console's default queue order over open requests: waiting on an operator
             # (the requester wrote last) first, the longest wait first.
             models.Index(
@@ -124,3 +132,49 @@ def waiting_on(*, status: str, last_reply_by: str) -> str | None:
     if status == Status.CLOSED or not last_reply_by:
         return None
     return Party.OPERATOR if last_reply_by == Party.REQUESTER else Party.REQUESTER
+
+
+class EventType(models.TextChoices):
+    CREATED = "created", "Created"
+    MESSAGE_RECEIVED = "message_received", "Mail received"
+    TAKEN = "taken", "Taken"
+    ASSIGNED = "assigned", "Assigned"
+    REPLIED = "replied", "Replied"
+    NOTED = "noted", "Note added"
+    CLOSED = "closed", "Closed"
+    NOTICE_SENT = "notice_sent", "Notice sent"
+    MAIL_FAILED = "mail_failed", "Mail failed"
+
+
+class ActorType(models.TextChoices):
+    OPERATOR = "operator", "Operator"
+    REQUESTER = "requester", "Requester"
+    SYSTEM = "system", "System"
+
+
+class RequestEvent(models.Model):
+    """One entry of a request's history, written in the transaction of the change it records."""
+
+    request = models.ForeignKey(SupportRequest, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=20, choices=EventType.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    operator = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(type__in=EventType.values), name="request_event_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(actor_type__in=ActorType.values), name="request_event_actor_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["request", "at", "id"], name="request_event_request_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} on request #{self.request_id}"

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import SupportRequest
+from .models import RequestEvent, SupportRequest
 
 # Every column the Request object shows, in the order of a row of the list
 # (`serializers.request_data` maps a row to the object); nothing else is read. A page of
@@ -54,3 +54,23 @@ def get_request(*, request_id: int) -> SupportRequest | None:
 def request_exists(*, request_id: int) -> bool:
     """Whether a request with this id exists."""
     return SupportRequest.objects.filter(pk=request_id).exists()
+
+
+def list_events(*, request_id: int) -> QuerySet[RequestEvent]:
+    """A request's history, oldest first, with each acting operator and the requester's name."""
+    return (
+        RequestEvent.objects.filter(request_id=request_id)
+        .select_related("operator", "request")
+        .only(
+            "id",
+            "at",
+            "type",
+            "actor_type",
+            "data",
+            "operator__id",
+            "operator__name",
+            "request__requester_name",
+            "request__requester_email",
+        )
+        .order_by("at", "id")
+    )

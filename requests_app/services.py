@@ -1,14 +1,27 @@
-"""Every write to a SupportRequest's status: take and close, under a row lock."""
+"""Every write to a SupportRequest: opening, take, assign, close (under a row lock), notes
+and replies, each with its history event in the same transaction."""
 
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from messages_app.notices import Notice, queue_notice
+from messages_app.canned import render_canned_reply
+from messages_app.models import CannedReply, Direction, Kind, Message
+from messages_app.notices import Notice, queue_notice, with_token
+from messages_app.outbox import queue_outbound_message
+from messages_app.services import post_reply
 from operators_app.models import Operator
-from servicedesk.exceptions import AlreadyTakenError, InvalidTransitionError, NotHolderError
+from servicedesk.exceptions import (
+    AlreadyTakenError,
+    InvalidTransitionError,
+    NotHolderError,
+    OpenRequestExistsError,
+)
 
 from .counts import requests_changed
-from .models import TRANSITIONS, Status, SupportRequest
+from .events import record_event
+from .models import TRANSITIONS, EventType, Status, SupportRequest
 
 
 def _change_status(*, support_request: SupportRequest, to: str) -> list[str]:
@@ -45,6 +58,7 @@ def take_request(*, request_id: int, operator: Operator) -> SupportRequest:
         support_request.operator = operator
         support_request.save(update_fields=[*changed, "operator"])
         requests_changed()
+        record_event(request_id=request_id, type=EventType.TAKEN, operator=operator)
         queue_notice(support_request=support_request, notice=Notice.TAKEN)
     return support_request
 
@@ -66,5 +80,178 @@ def close_request(
         changed = _change_status(support_request=support_request, to=Status.CLOSED)
         support_request.save(update_fields=changed)
         requests_changed()
+        record_event(request_id=request_id, type=EventType.CLOSED, operator=operator)
         queue_notice(support_request=support_request, notice=Notice.CLOSED)
     return support_request
+
+
+def _open_request_of(requester_email: str) -> SupportRequest | None:
+    return (
+        SupportRequest.objects.filter(requester_email=requester_email)
+        .exclude(status=Status.CLOSED)
+        .first()
+    )
+
+
+def open_request(
+    *,
+    operator: Operator,
+    requester_email: str,
+    requester_name: str = "",
+    subject: str,
+    body: str,
+    files=(),
+) -> SupportRequest:
+    """Open a request held by `operator` whose first message is their mail to the requester.
+
+    The one-open-request index decides, not a check first: a requester with an open
+    request raises OpenRequestExistsError naming it.
+    """
+    requester_email = requester_email.strip().lower()
+    now = timezone.now()
+    with transaction.atomic():
+        support_request = SupportRequest(
+            subject=subject,
+            requester_email=requester_email,
+            requester_name=requester_name,
+            status=Status.IN_PROGRESS,
+            operator=operator,
+            created_at=now,
+            taken_at=now,
+        )
+        try:
+            with transaction.atomic():
+                support_request.save(force_insert=True)
+        except IntegrityError:
+            existing = _open_request_of(requester_email)
+            if existing is None:
+                raise
+            raise OpenRequestExistsError(
+                f"{requester_email} already has an open request (#{existing.pk}).",
+                request_id=existing.pk,
+            ) from None
+        requests_changed()
+        message = queue_outbound_message(
+            support_request=support_request,
+            kind=Kind.OPERATOR,
+            subject=with_token(subject, support_request),
+            body=body,
+            operator=operator,
+        )
+        _store_files(message=message, files=files)
+        record_event(
+            request_id=support_request.pk,
+            type=EventType.CREATED,
+            operator=operator,
+            data={"message_id": message.pk},
+        )
+    support_request.refresh_from_db()
+    return support_request
+
+
+def _store_files(*, message: Message, files) -> None:
+    """Attach uploaded files to an outbound message (stored once the attachments land)."""
+    if files:
+        raise ValidationError({"attachments": ["Files cannot be attached yet."]})
+
+
+def assign_request(*, request_id: int, actor: Operator, to_operator_id: int) -> SupportRequest:
+    """Hand an open request to an operator: staff any, the holder their own; a new request
+    becomes in progress and gets the "taken" notice, a handover sends no mail."""
+    with transaction.atomic():
+        support_request = _lock(request_id)
+        if support_request.status == Status.CLOSED:
+            raise InvalidTransitionError("A closed request cannot be assigned.")
+        is_holder = support_request.operator_id == actor.pk
+        if not actor.user.is_staff and not (
+            support_request.status == Status.IN_PROGRESS and is_holder
+        ):
+            raise NotHolderError("Only staff, or the operator holding this request, may assign it.")
+        target = (
+            Operator.objects.select_related("user")
+            .filter(pk=to_operator_id, user__is_active=True)
+            .first()
+        )
+        if target is None:
+            raise ValidationError({"operator": ["There is no active operator with this id."]})
+        if (
+            support_request.status == Status.IN_PROGRESS
+            and support_request.operator_id == target.pk
+        ):
+            return support_request
+        from_operator_id = support_request.operator_id
+        if support_request.status == Status.NEW:
+            changed = _change_status(support_request=support_request, to=Status.IN_PROGRESS)
+        else:
+            changed = ["updated_at"]
+        support_request.operator = target
+        support_request.save(update_fields=[*changed, "operator"])
+        requests_changed()
+        record_event(
+            request_id=request_id,
+            type=EventType.ASSIGNED,
+            operator=actor,
+            data={"from_operator": from_operator_id, "to_operator": target.pk},
+        )
+        if "status" in changed:
+            queue_notice(support_request=support_request, notice=Notice.TAKEN)
+    return support_request
+
+
+def add_note(*, request_id: int, operator: Operator, body: str) -> Message:
+    """Store an internal note on a request (closed ones too); it is never mailed and changes
+    neither whose turn it is nor the time of the last mail."""
+    with transaction.atomic():
+        support_request = SupportRequest.objects.select_for_update(no_key=True).get(pk=request_id)
+        now = timezone.now()
+        message = Message.objects.create(
+            request=support_request,
+            direction=Direction.INTERNAL,
+            kind=Kind.NOTE,
+            author_email=operator.user.email or settings.SUPPORT_EMAIL,
+            author_name=operator.name,
+            operator=operator,
+            body=body,
+            reply=body,
+            date=now,
+            created_at=now,
+        )
+        SupportRequest.objects.filter(pk=request_id).update(
+            message_count=support_request.message_count + 1, updated_at=now
+        )
+        record_event(
+            request_id=request_id,
+            type=EventType.NOTED,
+            operator=operator,
+            data={"message_id": message.pk},
+        )
+    return message
+
+
+def reply_to_request(
+    *,
+    request_id: int,
+    operator: Operator,
+    body: str | None = None,
+    subject: str | None = None,
+    canned_reply: CannedReply | None = None,
+) -> Message:
+    """An operator's reply (its text, or a canned reply filled in for this request), with
+    its event and, for the first reply, `first_response_at`."""
+    with transaction.atomic():
+        if canned_reply is not None:
+            support_request = SupportRequest.objects.select_related("operator").get(pk=request_id)
+            body = render_canned_reply(
+                canned_reply=canned_reply, support_request=support_request, operator=operator
+            )
+        message = post_reply(request_id=request_id, operator=operator, body=body, subject=subject)
+        SupportRequest.objects.filter(pk=request_id, first_response_at__isnull=True).update(
+            first_response_at=message.created_at
+        )
+        record_event(
+            request_id=request_id,
+            type=EventType.REPLIED,
+            operator=operator,
+            data={"message_id": message.pk},
+        )
+    return message

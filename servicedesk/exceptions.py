@@ -29,6 +29,11 @@ class DomainError(Exception):
         self.detail = detail or self.default_detail
         super().__init__(self.detail)
 
+    @property
+    def extra(self) -> dict:
+        """Fields the error body carries beside `detail` and `code`."""
+        return {}
+
 
 class InvalidTransitionError(DomainError):
     status_code = status.HTTP_409_CONFLICT
@@ -46,6 +51,20 @@ class NotHolderError(DomainError):
     status_code = status.HTTP_403_FORBIDDEN
     code = "permission_denied"
     default_detail = "Only the operator holding this request, or staff, may do this."
+
+
+class OpenRequestExistsError(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "open_request_exists"
+    default_detail = "This requester already has an open request."
+
+    def __init__(self, detail: str | None = None, *, request_id: int):
+        self.request_id = request_id
+        super().__init__(detail)
+
+    @property
+    def extra(self) -> dict:
+        return {"request_id": self.request_id}
 
 
 class NoOperatorProfileError(DomainError):
@@ -136,7 +155,9 @@ def exception_handler(exc, context):
     """Map domain errors, Django's and DRF's exceptions to `{"detail", "code"}` or field errors."""
     if isinstance(exc, DomainError):
         set_rollback()
-        return _error(exc.detail, exc.code, exc.status_code)
+        response = _error(exc.detail, exc.code, exc.status_code)
+        response.data.update(exc.extra)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -247,6 +247,8 @@ class Command(BaseCommand):
             request["closed_at"] = later(24)
             self._add(plan, Kind.AUTO, "Your request is closed", "", clock)
         last_human = [m for m in plan.messages if m["kind"] != Kind.AUTO][-1]
+        replies = [m["created_at"] for m in plan.messages if m["kind"] == Kind.OPERATOR]
+        request["first_response_at"] = replies[0] if replies else None
         request["message_count"] = len(plan.messages)
         request["last_message_at"] = plan.messages[-1]["created_at"]
         request["last_reply_by"] = (

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("operators_app", "0001_initial"),
-        ("requests_app", "0002_list_indexes_with_id_tiebreak"),
+        ("requests_app", "0003_workflow_events_first_response_list_indexes"),
     ]
 
     operations = [
