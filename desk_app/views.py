@@ -4,29 +4,43 @@ import json
 
 from django.contrib.auth import logout
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import BooleanField, ExpressionWrapper, Q
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import ValidationError
 
 from messages_app.attachments import INLINE_TYPES, check_outbound_files
+from messages_app.canned import render_canned_reply
 from messages_app.outbox import send_again
-from messages_app.selectors import get_message, list_request_messages
+from messages_app.selectors import (
+    get_canned_reply,
+    get_message,
+    list_canned_replies,
+    list_request_messages,
+)
 from messages_app.serializers import ReplyCreateSerializer
-from messages_app.services import post_reply
 from operators_app.selectors import list_active_operators
 from requests_app.models import Status, SupportRequest
-from requests_app.selectors import get_request
-from requests_app.services import close_request, take_request
-from servicedesk.exceptions import DomainError
+from requests_app.selectors import get_request, list_events
+from requests_app.services import (
+    add_note,
+    assign_request,
+    close_request,
+    open_request,
+    reply_to_request,
+    take_request,
+)
+from servicedesk.exceptions import DomainError, OpenRequestExistsError
 
 from .errors import describe
+from .forms import AssignForm, NoteForm, OpenRequestForm
 from .security import MAIL_FRAME_CSP, operator_required, with_desk_csp
 from .selectors import SORTS, TABS, get_queue
 
@@ -34,7 +48,7 @@ TAB_LABELS = {
     "mine": gettext_lazy("Mine"),
     "unassigned": gettext_lazy("Unassigned"),
     "open": gettext_lazy("All open"),
-    "closed": gettext_lazy("Closed"),
+    "closed": pgettext_lazy("queue tab", "Closed"),
 }
 # Attachments shown as thumbnails (the download view serves them inline).
 IMAGE_TYPES = frozenset(t for t in INLINE_TYPES if t.startswith("image/"))
@@ -114,7 +128,11 @@ def _conversation(request, request_id: int, **extra) -> dict:
         "thread": thread,
         "is_holder": support_request.operator_id == request.operator.pk,
         "reply_form": {"body": "", "subject": ""},
+        "note_form": {"body": ""},
         "image_types": IMAGE_TYPES,
+        "events": list_events(request_id=request_id),
+        "operators": list_active_operators(),
+        "canned_replies": list_canned_replies(),
         **extra,
     }
 
@@ -188,7 +206,7 @@ def reply_view(request, request_id: int):
     try:
         serializer.is_valid(raise_exception=True)
         check_outbound_files(files)
-        post_reply(
+        reply_to_request(
             request_id=request_id,
             operator=request.operator,
             body=serializer.validated_data["body"],
@@ -228,3 +246,72 @@ def message_html_view(request, request_id: int, message_id: int):
         "desk/_message_html.html",
         {"message": message, "frame_csp": MAIL_FRAME_CSP},
     )
+
+
+@require_POST
+@operator_required
+def assign_view(request, request_id: int):
+    """Hand the request to an operator picked from the list (the workflow's assign)."""
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        return _failed(request, request_id, form, form="status")
+    try:
+        assign_request(
+            request_id=request_id,
+            actor=request.operator,
+            to_operator_id=form.cleaned_data["operator"],
+        )
+    except SupportRequest.DoesNotExist:
+        raise Http404("No request with this id.") from None
+    except (DomainError, DjangoValidationError) as error:
+        return _failed(request, request_id, error, form="status")
+    return _after_action(request, request_id, notice=_("The request is handed over."))
+
+
+@require_POST
+@operator_required
+def note_view(request, request_id: int):
+    """Add an internal note (never mailed)."""
+    typed = {"body": request.POST.get("body", "")}
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _failed(request, request_id, form, form="note", note_form=typed)
+    try:
+        add_note(request_id=request_id, operator=request.operator, body=form.cleaned_data["body"])
+    except SupportRequest.DoesNotExist:
+        raise Http404("No request with this id.") from None
+    except DomainError as error:
+        return _failed(request, request_id, error, form="note", note_form=typed)
+    return _after_action(request, request_id, notice=_("The note is added."), sent="note-form")
+
+
+@require_GET
+@operator_required
+def canned_reply_view(request, request_id: int, canned_reply_id: int):
+    """A canned reply filled in for this request and operator, as plain text for the reply box."""
+    support_request = get_request(request_id=request_id)
+    canned_reply = get_canned_reply(canned_reply_id=canned_reply_id)
+    if support_request is None or canned_reply is None:
+        raise Http404("No such request or canned reply.")
+    text = render_canned_reply(
+        canned_reply=canned_reply, support_request=support_request, operator=request.operator
+    )
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+@operator_required
+def open_request_view(request):
+    """Open a new request for a requester: the operator's first mail to them."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    form = OpenRequestForm(request.POST if request.method == "POST" else None)
+    context = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            support_request = open_request(operator=request.operator, **form.cleaned_data)
+        except OpenRequestExistsError as error:
+            context.update(errors=describe(error), existing_id=error.request_id)
+            return TemplateResponse(request, "desk/open_request.html", context, status=409)
+        return redirect("desk:request", request_id=support_request.pk)
+    status = 400 if form.is_bound else 200
+    return TemplateResponse(request, "desk/open_request.html", context, status=status)

@@ -2,7 +2,7 @@
 
 from django.db.models import Prefetch, QuerySet
 
-from .models import Attachment, Message
+from .models import Attachment, CannedReply, Message
 
 
 def list_request_messages(*, request_id: int) -> QuerySet[Message]:
@@ -36,3 +36,13 @@ def get_raw_message(*, message_id: int) -> Message | None:
         .only("pk", "raw_key", "raw_size")
         .first()
     )
+
+
+def list_canned_replies() -> QuerySet[CannedReply]:
+    """Every canned reply, by title, without its body (a picker lists them)."""
+    return CannedReply.objects.only("id", "title").order_by("title", "id")
+
+
+def get_canned_reply(*, canned_reply_id: int) -> CannedReply | None:
+    """One canned reply, or None."""
+    return CannedReply.objects.filter(pk=canned_reply_id).first()

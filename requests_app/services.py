@@ -235,6 +235,7 @@ def reply_to_request(
     body: str | None = None,
     subject: str | None = None,
     canned_reply: CannedReply | None = None,
+    attachments=(),
 ) -> Message:
     """An operator's reply (its text, or a canned reply filled in for this request), with
     its event and, for the first reply, `first_response_at`."""
@@ -244,7 +245,13 @@ def reply_to_request(
             body = render_canned_reply(
                 canned_reply=canned_reply, support_request=support_request, operator=operator
             )
-        message = post_reply(request_id=request_id, operator=operator, body=body, subject=subject)
+        message = post_reply(
+            request_id=request_id,
+            operator=operator,
+            body=body,
+            subject=subject,
+            attachments=attachments,
+        )
         SupportRequest.objects.filter(pk=request_id, first_response_at__isnull=True).update(
             first_response_at=message.created_at
         )

@@ -5,7 +5,7 @@ from django.urls import reverse
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
 from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
 from operators_app.tests.factories import PASSWORD, UserFactory
-from requests_app.models import Party, Status
+from requests_app.models import Party, Status, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -240,7 +240,7 @@ def test_conversation_shows_the_thread_oldest_first_with_quotes_folded(desk):
 def test_conversation_has_constant_queries(desk, django_assert_num_queries):
     support_request = SupportRequestFactory()
     InboundMessageFactory.create_batch(3, request=support_request)
-    with django_assert_num_queries(6) as small:
+    with django_assert_num_queries(9) as small:
         desk.get(_url("request", support_request))
     InboundMessageFactory.create_batch(47, request=support_request)
     with django_assert_num_queries(len(small.captured_queries)):
@@ -425,3 +425,126 @@ def test_pages_speak_russian_to_a_russian_browser(desk):
 
     assert "Очередь".encode() in response.content
     assert b'lang="ru"' in response.content
+
+
+# Workflow actions
+# ------------------------------------------------------------------------------
+def test_assign_hands_a_request_to_another_operator(desk, operator, other_operator):
+    support_request = SupportRequestFactory(taken=True, operator=operator)
+
+    response = desk.post(_url("assign", support_request), {"operator": other_operator.pk}, **HTMX)
+
+    assert response.status_code == 200
+    assert b"The request is handed over." in response.content
+    support_request.refresh_from_db()
+    assert support_request.operator == other_operator
+
+
+def test_assign_of_someone_elses_request_is_refused_in_words(desk, other_operator):
+    support_request = SupportRequestFactory(taken=True, operator=other_operator)
+
+    response = desk.post(_url("assign", support_request), {"operator": other_operator.pk}, **HTMX)
+
+    assert response.status_code == 403
+    assert b"only staff may close it or hand it on" in response.content
+
+
+def test_assign_to_an_unknown_operator_says_so(desk, operator):
+    support_request = SupportRequestFactory(taken=True, operator=operator)
+
+    response = desk.post(_url("assign", support_request), {"operator": 999999}, **HTMX)
+
+    assert response.status_code == 400
+    assert b"There is no active operator with this id." in response.content
+
+
+def test_note_is_stored_not_mailed_and_shown_apart(desk, mailoutbox):
+    support_request = SupportRequestFactory()
+
+    response = desk.post(_url("note", support_request), {"body": "Called them"}, **HTMX)
+
+    assert response.status_code == 200
+    assert not mailoutbox
+    note = Message.objects.get(request=support_request, kind=Kind.NOTE)
+    assert note.body == "Called them"
+    assert b'class="msg msg-note"' in response.content
+    assert "note-form" in response["HX-Trigger-After-Settle"]
+
+
+def test_blank_note_is_refused(desk):
+    support_request = SupportRequestFactory()
+
+    response = desk.post(_url("note", support_request), {"body": "  "}, **HTMX)
+
+    assert response.status_code == 400
+    assert b"This field may not be blank." in response.content
+
+
+def test_history_panel_lists_events(desk, operator):
+    support_request = SupportRequestFactory()
+    desk.post(_url("take", support_request))
+
+    content = desk.get(_url("request", support_request)).content.decode()
+
+    assert '<span class="event-type">Taken</span>' in content
+
+
+def test_canned_reply_is_filled_in_for_the_request(desk, operator):
+    from messages_app.models import CannedReply
+
+    support_request = SupportRequestFactory(requester_name="Ann")
+    canned = CannedReply.objects.create(
+        title="Thanks", body="Hello {requester_name}, about #{request_id}.", created_by=operator
+    )
+
+    page = desk.get(_url("request", support_request)).content
+    text = desk.get(_url("canned-reply", support_request, canned_reply_id=canned.pk))
+
+    assert b">Thanks</option>" in page
+    assert text.content.decode() == f"Hello Ann, about #{support_request.pk}."
+    assert text["Content-Type"].startswith("text/plain")
+
+
+def test_open_request_mails_the_requester_and_shows_it(
+    desk, operator, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = desk.post(
+            "/desk/requests/new/",
+            {
+                "requester_email": "Bob@Example.com",
+                "requester_name": "Bob",
+                "subject": "Your laptop",
+                "body": "It is ready.",
+            },
+        )
+
+    assert response.status_code == 302
+    support_request = SupportRequest.objects.get(requester_email="bob@example.com")
+    assert response["Location"] == f"/desk/requests/{support_request.pk}/"
+    assert support_request.operator == operator
+    (mail,) = mailoutbox
+    assert mail.to == ["bob@example.com"]
+
+
+def test_open_request_for_a_requester_with_an_open_one_links_it(desk):
+    existing = SupportRequestFactory(requester_email="bob@example.com")
+
+    response = desk.post(
+        "/desk/requests/new/",
+        {"requester_email": "bob@example.com", "subject": "Again", "body": "Typed text"},
+    )
+
+    assert response.status_code == 409
+    assert b"already has an open request" in response.content
+    assert f"/desk/requests/{existing.pk}/".encode() in response.content
+    assert b"Typed text" in response.content
+
+
+def test_open_request_form_refuses_a_bad_address(desk):
+    response = desk.post(
+        "/desk/requests/new/", {"requester_email": "nope", "subject": "S", "body": "B"}
+    )
+
+    assert response.status_code == 400
+    assert b"Enter a valid email address." in response.content

@@ -102,7 +102,22 @@
     if (event.target.closest("[data-help-open]")) { openHelp(); }
   });
   document.addEventListener("change", function (event) {
-    if (event.target.matches("select[data-autosubmit]")) { event.target.form.submit(); }
+    var target = event.target;
+    if (target.matches("select[data-autosubmit]")) { target.form.submit(); }
+    if (target.matches("select[data-canned-url]") && target.value) {
+      // The canned reply comes back filled in for this request; it joins what is typed.
+      var url = target.getAttribute("data-canned-url").replace(/0\/$/, target.value + "/");
+      fetch(url, { credentials: "same-origin" }).then(function (response) {
+        if (!response.ok) { throw new Error(response.status); }
+        return response.text();
+      }).then(function (text) {
+        var area = document.getElementById("reply-body");
+        area.value = area.value ? area.value.replace(/\s*$/, "") + "\n\n" + text : text;
+        area.dispatchEvent(new Event("input", { bubbles: true }));
+        area.focus();
+        target.value = "";
+      }).catch(function () { target.value = ""; });
+    }
   });
 
   // Drafts: what a person types is kept in localStorage until it has been sent.
