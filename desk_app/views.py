@@ -44,6 +44,22 @@ from .forms import AssignForm, NoteForm, OpenRequestForm
 from .security import MAIL_FRAME_CSP, operator_required, with_desk_csp
 from .selectors import SORTS, TABS, get_queue
 
+STATUS_LABELS = {
+    Status.NEW: gettext_lazy("New"),
+    Status.IN_PROGRESS: gettext_lazy("In progress"),
+    Status.CLOSED: gettext_lazy("Closed"),
+}
+EVENT_LABELS = {
+    "created": gettext_lazy("Opened"),
+    "message_received": gettext_lazy("Mail received"),
+    "taken": gettext_lazy("Taken"),
+    "assigned": gettext_lazy("Assigned"),
+    "replied": gettext_lazy("Replied"),
+    "noted": gettext_lazy("Note added"),
+    "closed": gettext_lazy("Closed"),
+    "notice_sent": gettext_lazy("Notice sent"),
+    "mail_failed": gettext_lazy("Mail failed"),
+}
 TAB_LABELS = {
     "mine": gettext_lazy("Mine"),
     "unassigned": gettext_lazy("Unassigned"),
@@ -82,6 +98,16 @@ def _page_number(value: str) -> int:
     return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 10**9 else 1
 
 
+def _rows(queue) -> list[dict]:
+    # Labels resolved once per status here, not by a template include on every row.
+    labels = {status: str(label) for status, label in STATUS_LABELS.items()}
+    rows = queue.rows
+    for row in rows:
+        row["status_label"] = labels[row["status"]]
+        row["is_waiting"] = row["last_reply_by"] == "requester" and row["status"] != Status.CLOSED
+    return rows
+
+
 @require_GET
 @operator_required
 def queue_view(request):
@@ -103,11 +129,11 @@ def queue_view(request):
     )
     context = {
         "queue": queue,
-        "rows": queue.rows,
+        "rows": _rows(queue),
         "params": {name: params.get(name, "") for name in ("status", "operator", "q")},
         "tabs": [(name, TAB_LABELS[name], queue.counts[name]) for name in TABS],
         "sorts": SORTS,
-        "statuses": Status.values,
+        "statuses": list(STATUS_LABELS.items()),
         "operators": list_active_operators(),
     }
     template = "desk/queue.html"
@@ -130,11 +156,19 @@ def _conversation(request, request_id: int, **extra) -> dict:
         "reply_form": {"body": "", "subject": ""},
         "note_form": {"body": ""},
         "image_types": IMAGE_TYPES,
-        "events": list_events(request_id=request_id),
+        "events": _labelled(list_events(request_id=request_id)),
         "operators": list_active_operators(),
         "canned_replies": list_canned_replies(),
         **extra,
     }
+
+
+def _labelled(events) -> list:
+    labels = {event_type: str(label) for event_type, label in EVENT_LABELS.items()}
+    events = list(events)
+    for event in events:
+        event.label = labels.get(event.type, event.type)
+    return events
 
 
 def _render(request, request_id: int, *, status: int = 200, sent: str = "", **extra):

@@ -102,9 +102,7 @@ def desk(tmp_path_factory):
             manage("shell", "-c", PEOPLE_SCRIPT, env=env)
             web = group.add(gunicorn(env=env, log_dir=tmp, workers=2))
             web.start()
-            yield Desk(
-                base_url=f"http://127.0.0.1:{web.port}", smtp=smtp, process_group=group
-            )
+            yield Desk(base_url=f"http://127.0.0.1:{web.port}", smtp=smtp, process_group=group)
             group.stop_all()
     finally:
         group.stop_all()
