@@ -7,11 +7,12 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.timezone import localtime
 
+from operators_app.selectors import get_active_operator
 from requests_app.admin import SupportRequestAdmin
 from requests_app.models import SupportRequest
 
 from .attachments import attachment_path, delete_messages, delete_requests
-from .models import Attachment, Message
+from .models import Attachment, CannedReply, Message
 from .outbox import send_again
 
 
@@ -131,7 +132,26 @@ admin.site.unregister(SupportRequest)
 
 @admin.register(SupportRequest)
 class SupportRequestWithMessagesAdmin(SupportRequestAdmin):
-    inlines = [MessageInline]
+    inlines = [MessageInline, *SupportRequestAdmin.inlines]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """Canned replies; one added here is written by the admin user's operator profile."""
+
+    list_display = ["title", "created_by", "updated_at"]
+    search_fields = ["title", "body"]
+    list_select_related = ["created_by"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    fields = ["title", "body", "created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request):
+        return get_active_operator(user=request.user) is not None
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = get_active_operator(user=request.user)
+        super().save_model(request, obj, form, change)
 
     # Deleting a request deletes its messages' stored files too (when no other message
     # uses the same bytes).

@@ -1,4 +1,5 @@
-"""Operators' HTTP API for a request's messages: the thread, and replying to the requester."""
+"""Operators' HTTP API for a request's messages (the thread, replying to the requester) and
+canned replies."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -9,6 +10,7 @@ from rest_framework.response import Response
 from operators_app.permissions import IsActiveOperator
 from requests_app.models import SupportRequest
 from requests_app.selectors import request_exists
+from requests_app.services import reply_to_request
 from servicedesk.api import (
     NO_OPERATOR_PROFILE,
     UNAUTHENTICATED,
@@ -19,11 +21,26 @@ from servicedesk.api import (
 )
 
 from .attachments import AttachmentsTooLargeError, check_outbound_files
-from .selectors import list_request_messages
-from .serializers import MessageSerializer, ReplyCreateSerializer, ReplyMultipartSerializer
-from .services import post_reply
+from .canned import create_canned_reply, delete_canned_reply, update_canned_reply
+from .models import CannedReply
+from .selectors import get_canned_reply, list_canned_replies, list_request_messages
+from .serializers import (
+    CannedReplySerializer,
+    MessageSerializer,
+    ReplyCreateSerializer,
+    ReplyMultipartSerializer,
+)
 
 TAGS = ["messages"]
+CANNED_TAGS = ["canned replies"]
+CANNED_NOT_FOUND = error_response(
+    "There is no canned reply with this id.", ("not_found", "No canned reply with this id.")
+)
+NOT_AUTHOR = error_response(
+    "No operator profile, or the caller is neither the author nor staff.",
+    ("no_operator_profile", "This user has no active operator profile."),
+    ("permission_denied", "Only the author of a canned reply, or staff, may change it."),
+)
 REQUEST_NOT_FOUND = error_response(
     "There is no request with this id.", ("not_found", "No request with this id.")
 )
@@ -73,9 +90,10 @@ class RequestMessagesApi(generics.GenericAPIView):
         description=(
             "Stores an operator's reply and queues it for delivery to the request's "
             "requester (the recipient cannot be chosen). Answers the message with "
-            "`delivery_status` `pending`. As `multipart/form-data` it also takes files under "
-            "`attachments` (at most OUTBOUND_ATTACHMENT_MAX_COUNT, default 20, and "
-            "OUTBOUND_ATTACHMENT_MAX_BYTES, default 10 MiB, all together); the mail goes out "
+            "`delivery_status` `pending`. With `canned_reply` and no `body`, sends that canned "
+            "reply filled in for this request and the caller. As `multipart/form-data` it also "
+            "takes files under `attachments` (at most OUTBOUND_ATTACHMENT_MAX_COUNT, default 20, "
+            "and OUTBOUND_ATTACHMENT_MAX_BYTES, default 10 MiB, all together); the mail goes out "
             "with them attached."
         ),
         request={
@@ -115,13 +133,21 @@ class RequestMessagesApi(generics.GenericAPIView):
             raise NotFound("No request with this id.")
         serializer = ReplyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        canned_reply = None
+        if "canned_reply" in serializer.validated_data:
+            canned_reply = get_canned_reply(
+                canned_reply_id=serializer.validated_data["canned_reply"]
+            )
+            if canned_reply is None:
+                raise ValidationError({"canned_reply": ["There is no canned reply with this id."]})
         files = _uploaded_files(request)
         try:
-            message = post_reply(
+            message = reply_to_request(
                 request_id=id,
                 operator=request.user.operator,
-                body=serializer.validated_data["body"],
+                body=serializer.validated_data.get("body"),
                 subject=serializer.validated_data.get("subject") or None,
+                canned_reply=canned_reply,
                 attachments=files,
             )
         except SupportRequest.DoesNotExist:
@@ -147,3 +173,137 @@ def _uploaded_files(request) -> list:
     files = request.FILES.getlist("attachments")
     check_outbound_files(files)
     return files
+
+
+class CannedReplyListApi(generics.GenericAPIView):
+    permission_classes = [IsActiveOperator]
+    parser_classes = [StrictJSONParser]
+    pagination_class = PageNumberPagination
+    serializer_class = CannedReplySerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return list_canned_replies()
+
+    @extend_schema(
+        operation_id="canned_replies_list",
+        tags=CANNED_TAGS,
+        summary="List canned replies",
+        description="Every canned reply, by title; paginated. Every operator reads them.",
+        responses={
+            200: CannedReplySerializer(many=True),
+            400: validation_response(
+                "`page` or `page_size` is not a positive whole number.",
+                {"page_size": ["Enter a whole number from 1 to 200."]},
+            ),
+            401: UNAUTHENTICATED,
+            403: NO_OPERATOR_PROFILE,
+            404: error_response("The page is past the last one.", ("not_found", "Invalid page.")),
+        },
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CannedReplySerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="canned_replies_create",
+        tags=CANNED_TAGS,
+        summary="Create a canned reply",
+        request=CannedReplySerializer,
+        responses={
+            201: CannedReplySerializer,
+            400: validation_response(
+                "A title or body is missing, empty or too long.",
+                {"title": ["This field may not be blank."]},
+                body=True,
+            ),
+            401: UNAUTHENTICATED,
+            403: NO_OPERATOR_PROFILE,
+        },
+    )
+    def post(self, request):
+        serializer = CannedReplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        canned_reply = create_canned_reply(
+            operator=request.user.operator,
+            title=serializer.validated_data["title"],
+            body=serializer.validated_data["body"],
+        )
+        return Response(
+            CannedReplySerializer(get_canned_reply(canned_reply_id=canned_reply.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class CannedReplyDetailApi(generics.GenericAPIView):
+    permission_classes = [IsActiveOperator]
+    parser_classes = [StrictJSONParser]
+    serializer_class = CannedReplySerializer
+    filter_backends = []
+
+    def _get(self, id: int) -> CannedReply:
+        canned_reply = get_canned_reply(canned_reply_id=id)
+        if canned_reply is None:
+            raise NotFound("No canned reply with this id.")
+        return canned_reply
+
+    @extend_schema(
+        operation_id="canned_replies_retrieve",
+        tags=CANNED_TAGS,
+        summary="Get a canned reply",
+        responses={
+            200: CannedReplySerializer,
+            401: UNAUTHENTICATED,
+            403: NO_OPERATOR_PROFILE,
+            404: CANNED_NOT_FOUND,
+        },
+    )
+    def get(self, request, id: int):
+        return Response(CannedReplySerializer(self._get(id)).data)
+
+    @extend_schema(
+        operation_id="canned_replies_partial_update",
+        tags=CANNED_TAGS,
+        summary="Change a canned reply",
+        description="Its author or staff may change the title or the body.",
+        request=CannedReplySerializer(partial=True),
+        responses={
+            200: CannedReplySerializer,
+            400: validation_response(
+                "A title or body is empty or too long.",
+                {"body": ["This field may not be blank."]},
+                body=True,
+            ),
+            401: UNAUTHENTICATED,
+            403: NOT_AUTHOR,
+            404: CANNED_NOT_FOUND,
+        },
+    )
+    def patch(self, request, id: int):
+        self._get(id)
+        serializer = CannedReplySerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            update_canned_reply(
+                canned_reply_id=id,
+                operator=request.user.operator,
+                title=serializer.validated_data.get("title"),
+                body=serializer.validated_data.get("body"),
+            )
+        except CannedReply.DoesNotExist:
+            raise NotFound("No canned reply with this id.") from None
+        return Response(CannedReplySerializer(self._get(id)).data)
+
+    @extend_schema(
+        operation_id="canned_replies_destroy",
+        tags=CANNED_TAGS,
+        summary="Delete a canned reply",
+        description="Its author or staff may delete it.",
+        responses={204: None, 401: UNAUTHENTICATED, 403: NOT_AUTHOR, 404: CANNED_NOT_FOUND},
+    )
+    def delete(self, request, id: int):
+        try:
+            delete_canned_reply(canned_reply_id=id, operator=request.user.operator)
+        except CannedReply.DoesNotExist:
+            raise NotFound("No canned reply with this id.") from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,8 +2,11 @@
 
 import re
 
+from django.db import transaction
+
 from operators_app.models import Operator
 from requests_app.models import SupportRequest
+from servicedesk.exceptions import NotHolderError
 
 from .models import CannedReply
 
@@ -35,3 +38,39 @@ def render_canned_reply(
     return _PLACEHOLDER.sub(
         lambda match: ("{" + match[1] + "}").format_map(values), canned_reply.body
     )
+
+
+def _check_may_change(*, canned_reply: CannedReply, operator: Operator) -> None:
+    if canned_reply.created_by_id != operator.pk and not operator.user.is_staff:
+        raise NotHolderError("Only the author of a canned reply, or staff, may change it.")
+
+
+def create_canned_reply(*, operator: Operator, title: str, body: str) -> CannedReply:
+    """A new canned reply written by `operator`."""
+    return CannedReply.objects.create(title=title, body=body, created_by=operator)
+
+
+def update_canned_reply(
+    *, canned_reply_id: int, operator: Operator, title: str | None = None, body: str | None = None
+) -> CannedReply:
+    """Change a canned reply's title or body; its author or staff only."""
+    with transaction.atomic():
+        canned_reply = CannedReply.objects.select_for_update().get(pk=canned_reply_id)
+        _check_may_change(canned_reply=canned_reply, operator=operator)
+        changed = ["updated_at"]
+        if title is not None:
+            canned_reply.title = title
+            changed.append("title")
+        if body is not None:
+            canned_reply.body = body
+            changed.append("body")
+        canned_reply.save(update_fields=changed)
+    return canned_reply
+
+
+def delete_canned_reply(*, canned_reply_id: int, operator: Operator) -> None:
+    """Delete a canned reply; its author or staff only."""
+    with transaction.atomic():
+        canned_reply = CannedReply.objects.select_for_update().get(pk=canned_reply_id)
+        _check_may_change(canned_reply=canned_reply, operator=operator)
+        canned_reply.delete()

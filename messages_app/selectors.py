@@ -39,10 +39,10 @@ def get_raw_message(*, message_id: int) -> Message | None:
 
 
 def list_canned_replies() -> QuerySet[CannedReply]:
-    """Every canned reply, by title, without its body (a picker lists them)."""
-    return CannedReply.objects.only("id", "title").order_by("title", "id")
+    """Every canned reply with its author, by title."""
+    return CannedReply.objects.select_related("created_by").order_by("title", "id")
 
 
 def get_canned_reply(*, canned_reply_id: int) -> CannedReply | None:
-    """One canned reply, or None."""
-    return CannedReply.objects.filter(pk=canned_reply_id).first()
+    """One canned reply with its author, or None."""
+    return list_canned_replies().filter(pk=canned_reply_id).first()

@@ -8,7 +8,15 @@ from operators_app.serializers import OperatorRefSerializer
 from servicedesk.api import StringField, UTCDateTimeField
 
 from .attachments import attachment_path
-from .models import Attachment, DeliveryStatus, Direction, Kind, Message, OmittedReason
+from .models import (
+    Attachment,
+    CannedReply,
+    DeliveryStatus,
+    Direction,
+    Kind,
+    Message,
+    OmittedReason,
+)
 
 MESSAGE_EXAMPLE = {
     "id": 101,
@@ -119,7 +127,8 @@ class MessageSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(
         choices=Kind.choices,
         read_only=True,
-        help_text="`requester`, `operator`, or `auto` for automatic notices.",
+        help_text="`requester`, `operator`, `auto` for automatic notices, or `note` for an "
+        "operator's internal note.",
     )
     operator = OperatorRefSerializer(
         read_only=True, allow_null=True, help_text="The operator who wrote a reply."
@@ -134,7 +143,8 @@ class MessageSerializer(serializers.ModelSerializer):
         choices=DeliveryStatus.choices,
         read_only=True,
         allow_null=True,
-        help_text="Null for inbound mail; `pending`, `sent` or `failed` for outbound mail.",
+        help_text="Null for inbound mail and notes; `pending`, `sent` or `failed` for outbound "
+        "mail.",
     )
     sent_at = UTCDateTimeField(read_only=True, allow_null=True)
     attachments = AttachmentSerializer(
@@ -188,12 +198,22 @@ class MessageSerializer(serializers.ModelSerializer):
     ]
 )
 class ReplyCreateSerializer(serializers.Serializer):
-    """An operator's reply; it always goes to the request's requester."""
+    """An operator's reply, its own text or a canned reply; it always goes to the request's
+    requester."""
 
     body = StringField(
         max_length=100_000,
         trim_whitespace=False,
-        help_text="Plain text, at most 100,000 characters; must not be empty or only whitespace.",
+        required=False,
+        help_text="Plain text, at most 100,000 characters; must not be empty or only whitespace. "
+        "Required unless `canned_reply` is given.",
+    )
+    canned_reply = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        help_text="The id of a canned reply to send, filled in for this request, instead of "
+        "`body`.",
     )
     subject = StringField(
         max_length=400,
@@ -208,6 +228,15 @@ class ReplyCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError("This field may not be blank.", code="blank")
         return value
 
+    def validate(self, attrs: dict) -> dict:
+        if "body" in attrs and "canned_reply" in attrs:
+            raise serializers.ValidationError(
+                {"canned_reply": ["Send either a body or a canned reply, not both."]}
+            )
+        if "body" not in attrs and "canned_reply" not in attrs:
+            raise serializers.ValidationError({"body": ["This field is required."]})
+        return attrs
+
 
 class ReplyMultipartSerializer(ReplyCreateSerializer):
     """An operator's reply as `multipart/form-data`, with files (documentation)."""
@@ -218,3 +247,54 @@ class ReplyMultipartSerializer(ReplyCreateSerializer):
         help_text="Files to attach: at most OUTBOUND_ATTACHMENT_MAX_COUNT (default 20), at most "
         "OUTBOUND_ATTACHMENT_MAX_BYTES (default 10 MiB) all together.",
     )
+
+
+class NoteCreateSerializer(serializers.Serializer):
+    """An internal note, for operators only."""
+
+    body = serializers.CharField(
+        max_length=100_000,
+        trim_whitespace=False,
+        help_text="Plain text, at most 100,000 characters; must not be empty or only whitespace.",
+    )
+
+    def validate_body(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.", code="blank")
+        return value
+
+
+CANNED_REPLY_EXAMPLE = {
+    "id": 2,
+    "title": "Restart",
+    "body": "Hello {requester_name}, please restart the computer and tell us if it helps.",
+    "created_by": {"id": 3, "name": "Alice"},
+    "updated_at": "2026-11-20T10:15:00.000000Z",
+}
+
+
+@extend_schema_serializer(
+    examples=[OpenApiExample("canned reply", value=CANNED_REPLY_EXAMPLE, response_only=True)]
+)
+class CannedReplySerializer(serializers.ModelSerializer):
+    """A reusable reply. In `body`, `{requester_name}`, `{requester_email}`,
+    `{operator_name}`, `{request_id}` and `{subject}` are filled in when it is sent; any other
+    brace text stays as it is."""
+
+    title = serializers.CharField(max_length=200)
+    body = serializers.CharField(max_length=100_000, trim_whitespace=False)
+    created_by = OperatorRefSerializer(read_only=True)
+    updated_at = UTCDateTimeField(read_only=True)
+
+    class Meta:
+        model = CannedReply
+        fields = ["id", "title", "body", "created_by", "updated_at"]
+        read_only_fields = ["id", "created_by", "updated_at"]
+
+    def validate_title(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.", code="blank")
+        return value
+
+    def validate_body(self, value: str) -> str:
+        return self.validate_title(value)

@@ -4,6 +4,10 @@ from . import apis, downloads, webhooks
 
 urlpatterns: list = [
     path("requests/<int:id>/messages/", apis.RequestMessagesApi.as_view(), name="request-messages"),
+    path("canned-replies/", apis.CannedReplyListApi.as_view(), name="canned-reply-list"),
+    path(
+        "canned-replies/<int:id>/", apis.CannedReplyDetailApi.as_view(), name="canned-reply-detail"
+    ),
     path("inbound/emails/", webhooks.InboundEmailsApi.as_view(), name="inbound-emails"),
     path(
         "attachments/<int:id>/",

@@ -4,12 +4,28 @@ from operators_app.selectors import get_active_operator
 from servicedesk.exceptions import DomainError
 
 from .counts import requests_changed
-from .models import SupportRequest
+from .models import RequestEvent, SupportRequest
 from .services import close_request, take_request
+
+
+class RequestEventInline(admin.TabularInline):
+    """The request's history, oldest first: written by the services, so read-only."""
+
+    model = RequestEvent
+    fields = ["at", "type", "actor_type", "operator", "data"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["at", "id"]
+    verbose_name_plural = "history"
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(SupportRequest)
 class SupportRequestAdmin(admin.ModelAdmin):
+    inlines = [RequestEventInline]
     list_display = [
         "id",
         "subject",
@@ -35,6 +51,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
         "taken_at",
         "closed_at",
         "last_message_at",
+        "first_response_at",
         "message_count",
         "last_reply_by",
     ]
@@ -48,6 +65,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
                     "created_at",
                     "updated_at",
                     "last_message_at",
+                    "first_response_at",
                     "message_count",
                     "last_reply_by",
                 ]

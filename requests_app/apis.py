@@ -1,14 +1,22 @@
-"""Operators' HTTP API for requests: the list, one request, take and close."""
+"""Operators' HTTP API for requests: the list, opening one, one request, take, assign, close,
+notes and the history."""
 
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import generics
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messages_app.serializers import MessageSerializer, NoteCreateSerializer
 from operators_app.permissions import IsActiveOperator
 from servicedesk.api import (
     NO_OPERATOR_PROFILE,
@@ -22,11 +30,25 @@ from servicedesk.api import (
 from .counts import CountedRows
 from .filters import ORDERING_FIELDS, SupportRequestFilter
 from .models import Status, SupportRequest
-from .selectors import get_request, list_request_rows
-from .serializers import SupportRequestSerializer, request_data
-from .services import close_request, take_request
+from .selectors import get_request, list_events, list_request_rows, request_exists
+from .serializers import (
+    AssignSerializer,
+    OpenRequestSerializer,
+    RequestEventSerializer,
+    SupportRequestSerializer,
+    request_data,
+)
+from .services import add_note, assign_request, close_request, open_request, take_request
 
 TAGS = ["requests"]
+OpenRequestExistsSerializer = inline_serializer(
+    "OpenRequestExists",
+    {
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "request_id": serializers.IntegerField(help_text="The requester's open request."),
+    },
+)
 NOT_FOUND = error_response(
     "There is no request with this id.", ("not_found", "No request with this id.")
 )
@@ -170,6 +192,51 @@ class RequestListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    @extend_schema(
+        operation_id="requests_create",
+        tags=TAGS,
+        summary="Open a request",
+        description=(
+            "An operator opens a request (a phone call, or writing first). It starts "
+            "`in_progress`, held by the caller; `body` is its first message, mailed to the "
+            "requester (no acknowledgement notice)."
+        ),
+        request=OpenRequestSerializer,
+        responses={
+            201: SupportRequestSerializer,
+            400: validation_response(
+                "A bad address, an empty subject or body, or a body that is not a JSON object.",
+                {"requester_email": ["Enter a valid email address."]},
+                body=True,
+            ),
+            401: UNAUTHENTICATED,
+            403: NO_OPERATOR_PROFILE,
+            409: OpenApiResponse(
+                response=OpenRequestExistsSerializer,
+                description="The requester already has an open request; `request_id` names it.",
+                examples=[
+                    OpenApiExample(
+                        "open_request_exists",
+                        value={
+                            "detail": "jane@example.com already has an open request (#17).",
+                            "code": "open_request_exists",
+                            "request_id": 17,
+                        },
+                        response_only=True,
+                    )
+                ],
+            ),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        serializer = OpenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        support_request = open_request(operator=request.user.operator, **serializer.validated_data)
+        return Response(
+            SupportRequestSerializer(_request_or_404(support_request.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
 
 class RequestDetailApi(APIView):
     permission_classes = [IsActiveOperator]
@@ -261,3 +328,135 @@ class RequestCloseApi(APIView):
         except SupportRequest.DoesNotExist:
             raise NotFound("No request with this id.") from None
         return Response(SupportRequestSerializer(_request_or_404(id)).data)
+
+
+class RequestAssignApi(APIView):
+    permission_classes = [IsActiveOperator]
+    parser_classes = [StrictJSONParser]
+
+    @extend_schema(
+        operation_id="requests_assign",
+        tags=TAGS,
+        summary="Assign a request",
+        description=(
+            "Hands a request to an operator. Staff may assign any open request; the operator "
+            'who holds it may hand it on. A `new` request becomes `in_progress` and the "taken" '
+            "notice is queued; handing on an `in_progress` request sends no mail."
+        ),
+        request=AssignSerializer,
+        responses={
+            200: SupportRequestSerializer,
+            400: validation_response(
+                "Unknown or inactive operator, or a body that is not a JSON object.",
+                {"operator": ["There is no active operator with this id."]},
+                body=True,
+            ),
+            401: UNAUTHENTICATED,
+            403: error_response(
+                "No operator profile, or the caller is neither staff nor the holder.",
+                ("no_operator_profile", "This user has no active operator profile."),
+                (
+                    "permission_denied",
+                    "Only staff, or the operator holding this request, may assign it.",
+                ),
+            ),
+            404: NOT_FOUND,
+            409: error_response(
+                "The request is closed.",
+                ("invalid_transition", "A closed request cannot be assigned."),
+            ),
+        },
+    )
+    def post(self, request, id: int):
+        serializer = AssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            assign_request(
+                request_id=id,
+                actor=request.user.operator,
+                to_operator_id=serializer.validated_data["operator"],
+            )
+        except SupportRequest.DoesNotExist:
+            raise NotFound("No request with this id.") from None
+        return Response(SupportRequestSerializer(_request_or_404(id)).data)
+
+
+class RequestNotesApi(APIView):
+    permission_classes = [IsActiveOperator]
+    parser_classes = [StrictJSONParser]
+
+    @extend_schema(
+        operation_id="requests_notes_create",
+        tags=TAGS,
+        summary="Add an internal note",
+        description=(
+            "An internal note: a message of kind `note`, direction `internal`, listed among the "
+            "messages for operators and never mailed. Allowed on closed requests. It changes "
+            "neither `waiting_on` nor `last_message_at`."
+        ),
+        request=NoteCreateSerializer,
+        responses={
+            201: MessageSerializer,
+            400: validation_response(
+                "The body is missing or empty, or the request body is not a JSON object.",
+                {"body": ["This field may not be blank."]},
+                body=True,
+            ),
+            401: UNAUTHENTICATED,
+            403: NO_OPERATOR_PROFILE,
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request, id: int):
+        serializer = NoteCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            message = add_note(
+                request_id=id,
+                operator=request.user.operator,
+                body=serializer.validated_data["body"],
+            )
+        except SupportRequest.DoesNotExist:
+            raise NotFound("No request with this id.") from None
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class RequestEventsApi(generics.GenericAPIView):
+    permission_classes = [IsActiveOperator]
+    parser_classes = [StrictJSONParser]
+    pagination_class = PageNumberPagination
+    serializer_class = RequestEventSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return list_events(request_id=self.kwargs["id"])
+
+    @extend_schema(
+        operation_id="requests_events_list",
+        tags=TAGS,
+        summary="A request's history",
+        description=(
+            "What happened to the request, oldest first; paginated. Types: `created`, "
+            "`message_received`, `taken`, `assigned`, `replied`, `noted`, `closed`, "
+            "`notice_sent`, `mail_failed`. `actor.type` is `operator`, `requester` or `system`."
+        ),
+        responses={
+            200: RequestEventSerializer(many=True),
+            400: validation_response(
+                "`page` or `page_size` is not a positive whole number.",
+                {"page_size": ["Enter a whole number from 1 to 200."]},
+            ),
+            401: UNAUTHENTICATED,
+            403: NO_OPERATOR_PROFILE,
+            404: error_response(
+                "There is no request with this id, or the page is past the last one.",
+                ("not_found", "No request with this id."),
+                ("not_found", "Invalid page."),
+            ),
+        },
+    )
+    def get(self, request, id: int):
+        if not request_exists(request_id=id):
+            raise NotFound("No request with this id.")
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(RequestEventSerializer(page, many=True).data)

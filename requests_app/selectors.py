@@ -22,6 +22,7 @@ REQUEST_COLUMNS = (
     "last_message_at",
     "message_count",
     "last_reply_by",
+    "first_response_at",
 )
 # The same for model instances, whose joined operator also needs its key.
 _LIST_FIELDS = (*REQUEST_COLUMNS, "operator__id")

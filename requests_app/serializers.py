@@ -6,7 +6,7 @@ from rest_framework import serializers
 from operators_app.serializers import OperatorRefSerializer
 from servicedesk.api import UTCDateTimeField, format_utc
 
-from .models import Party, Status, SupportRequest, waiting_on
+from .models import ActorType, EventType, Party, RequestEvent, Status, SupportRequest, waiting_on
 
 REQUEST_EXAMPLE = {
     "id": 17,
@@ -20,6 +20,7 @@ REQUEST_EXAMPLE = {
     "taken_at": "2026-11-20T11:02:41.512000Z",
     "closed_at": None,
     "last_message_at": "2026-11-20T11:02:41.512000Z",
+    "first_response_at": "2026-11-20T11:02:41.512000Z",
     "message_count": 4,
     "waiting_on": "requester",
 }
@@ -42,6 +43,12 @@ class SupportRequestSerializer(serializers.ModelSerializer):
     closed_at = UTCDateTimeField(read_only=True, allow_null=True)
     last_message_at = UTCDateTimeField(
         read_only=True, allow_null=True, help_text="When the newest message was stored."
+    )
+    first_response_at = UTCDateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the first operator reply was stored (not a notice or a note); null "
+        "until there is one.",
     )
     message_count = serializers.IntegerField(read_only=True)
     waiting_on = serializers.ChoiceField(
@@ -66,6 +73,7 @@ class SupportRequestSerializer(serializers.ModelSerializer):
             "taken_at",
             "closed_at",
             "last_message_at",
+            "first_response_at",
             "message_count",
             "waiting_on",
         ]
@@ -89,6 +97,7 @@ class SupportRequestSerializer(serializers.ModelSerializer):
                 instance.last_message_at,
                 instance.message_count,
                 instance.last_reply_by,
+                instance.first_response_at,
             )
         )
 
@@ -114,6 +123,7 @@ def request_data(row: tuple) -> dict:
         last_message_at,
         message_count,
         last_reply_by,
+        first_response_at,
     ) = row
     return {
         "id": pk,
@@ -127,6 +137,111 @@ def request_data(row: tuple) -> dict:
         "taken_at": format_utc(taken_at),
         "closed_at": format_utc(closed_at),
         "last_message_at": format_utc(last_message_at),
+        "first_response_at": format_utc(first_response_at),
         "message_count": message_count,
         "waiting_on": waiting_on(status=status, last_reply_by=last_reply_by),
     }
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise serializers.ValidationError("This field may not be blank.", code="blank")
+    return value
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "phone call",
+            value={
+                "requester_email": "jane@example.com",
+                "requester_name": "Jane Doe",
+                "subject": "Your new laptop",
+                "body": "Hello Jane, your laptop is ready for pick-up at the front desk.",
+            },
+            request_only=True,
+        )
+    ]
+)
+class OpenRequestSerializer(serializers.Serializer):
+    """An operator opens a request by writing to the requester first."""
+
+    requester_email = serializers.EmailField(max_length=254, help_text="The requester's address.")
+    requester_name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    subject = serializers.CharField(
+        max_length=400,
+        validators=[_not_blank],
+        help_text="The request's subject; the first mail's subject with `[#<id>]` added.",
+    )
+    body = serializers.CharField(
+        max_length=100_000,
+        trim_whitespace=False,
+        validators=[_not_blank],
+        help_text="The first message, mailed to the requester; plain text.",
+    )
+
+
+class AssignSerializer(serializers.Serializer):
+    """Whom to hand the request to."""
+
+    operator = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The id of an active operator."
+    )
+
+
+EVENT_EXAMPLE = {
+    "id": 1,
+    "at": "2026-11-20T11:02:41.512000Z",
+    "type": "assigned",
+    "actor": {"type": "operator", "id": 3, "name": "Alice"},
+    "data": {"from_operator": 3, "to_operator": 5},
+}
+
+
+class EventActorSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=ActorType.choices)
+    id = serializers.IntegerField(allow_null=True, help_text="The operator's id; null otherwise.")
+    name = serializers.CharField(
+        allow_null=True, help_text="The operator's or requester's name; null for the system."
+    )
+
+
+@extend_schema_serializer(
+    component_name="RequestEvent",
+    examples=[OpenApiExample("assigned", value=EVENT_EXAMPLE, response_only=True)],
+)
+class RequestEventSerializer(serializers.ModelSerializer):
+    """One entry of a request's history: what happened, when, and who did it."""
+
+    at = UTCDateTimeField(read_only=True)
+    type = serializers.ChoiceField(choices=EventType.choices, read_only=True)
+    actor = EventActorSerializer(read_only=True)
+    data = serializers.DictField(
+        read_only=True,
+        help_text="`assigned`: `from_operator`, `to_operator`; `mail_failed`: `message_id`, "
+        "`error`; events about a message: `message_id`.",
+    )
+
+    class Meta:
+        model = RequestEvent
+        fields = ["id", "at", "type", "actor", "data"]
+        read_only_fields = fields
+
+    def to_representation(self, instance: RequestEvent) -> dict:
+        if instance.actor_type == ActorType.OPERATOR and instance.operator is not None:
+            actor = {"type": "operator", "id": instance.operator.pk, "name": instance.operator.name}
+        elif instance.actor_type == ActorType.REQUESTER:
+            request = instance.request
+            name = request.requester_name or request.requester_email
+            actor = {"type": "requester", "id": None, "name": name}
+        else:
+            actor = {"type": "system", "id": None, "name": None}
+        return {
+            "id": instance.pk,
+            "at": format_utc(instance.at),
+            "type": instance.type,
+            "actor": actor,
+            "data": instance.data,
+        }

@@ -18,6 +18,7 @@ from servicedesk.exceptions import (
     NotHolderError,
     OpenRequestExistsError,
 )
+from servicedesk.metrics import FIRST_RESPONSE, TIME_TO_CLOSE, observe_after_commit
 
 from .counts import requests_changed
 from .events import record_event
@@ -81,6 +82,7 @@ def close_request(
         support_request.save(update_fields=changed)
         requests_changed()
         record_event(request_id=request_id, type=EventType.CLOSED, operator=operator)
+        observe_after_commit(TIME_TO_CLOSE, support_request.created_at, support_request.closed_at)
         queue_notice(support_request=support_request, notice=Notice.CLOSED)
     return support_request
 
@@ -252,9 +254,10 @@ def reply_to_request(
             subject=subject,
             attachments=attachments,
         )
-        SupportRequest.objects.filter(pk=request_id, first_response_at__isnull=True).update(
+        if SupportRequest.objects.filter(pk=request_id, first_response_at__isnull=True).update(
             first_response_at=message.created_at
-        )
+        ):
+            observe_after_commit(FIRST_RESPONSE, message.request.created_at, message.created_at)
         record_event(
             request_id=request_id,
             type=EventType.REPLIED,

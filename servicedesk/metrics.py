@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import Count, Min, Q
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -49,6 +49,31 @@ INGESTED_MAIL = Counter(
     ["outcome"],
 )
 
+# Requesters wait minutes to days: buckets from a minute to a month.
+_WAIT_BUCKETS = (
+    60,
+    300,
+    900,
+    1800,
+    3600,
+    4 * 3600,
+    8 * 3600,
+    86400,
+    3 * 86400,
+    7 * 86400,
+    30 * 86400,
+)
+FIRST_RESPONSE = Histogram(
+    "servicedesk_request_first_response_seconds",
+    "Time from a request's creation to the first operator reply.",
+    buckets=_WAIT_BUCKETS,
+)
+TIME_TO_CLOSE = Histogram(
+    "servicedesk_request_time_to_close_seconds",
+    "Time from a request's creation to its close.",
+    buckets=_WAIT_BUCKETS,
+)
+
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
@@ -82,6 +107,12 @@ def record_ingest_outcomes(summary: dict[str, int]) -> None:
         count = summary.get(outcome) or 0
         if count > 0:
             INGESTED_MAIL.labels(outcome).inc(count)
+
+
+def observe_after_commit(histogram: Histogram, start, end) -> None:
+    """Observe `end - start` once the caller's transaction commits (never for a rollback)."""
+    seconds = max((end - start).total_seconds(), 0.0)
+    transaction.on_commit(lambda: histogram.observe(seconds))
 
 
 class DatabaseCollector(Collector):

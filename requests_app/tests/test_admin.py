@@ -103,3 +103,37 @@ def test_take_action_needs_an_operator_profile(client):
 def test_requests_cannot_be_added_by_hand(staff_operator_client):
     response = staff_operator_client.get(reverse("admin:requests_app_supportrequest_add"))
     assert response.status_code == 403
+
+
+def test_the_request_page_shows_its_history_and_notes(staff_operator_client):
+    from requests_app.services import add_note, take_request
+
+    support_request = SupportRequestFactory(subject="Printer jams")
+    take_request(request_id=support_request.pk, operator=staff_operator_client.operator)
+    add_note(
+        request_id=support_request.pk, operator=staff_operator_client.operator, body="Called her"
+    )
+
+    response = staff_operator_client.get(
+        reverse("admin:requests_app_supportrequest_change", args=[support_request.pk])
+    )
+
+    assert response.status_code == 200
+    assert b"History" in response.content or b"history" in response.content
+    assert b"Taken" in response.content
+    assert b"Called her" in response.content
+
+
+def test_canned_replies_are_added_in_the_admin_by_the_admin_operator(staff_operator_client):
+    from messages_app.models import CannedReply
+
+    response = staff_operator_client.post(
+        reverse("admin:messages_app_cannedreply_add"),
+        {"title": "Restart", "body": "Hello {requester_name}"},
+    )
+
+    assert response.status_code == 302
+    [canned] = CannedReply.objects.all()
+    assert canned.created_by == staff_operator_client.operator
+    listing = staff_operator_client.get(reverse("admin:messages_app_cannedreply_changelist"))
+    assert b"Restart" in listing.content

@@ -66,6 +66,7 @@ def test_request_object_has_exactly_the_fields_of_the_contract(operator_client):
         "taken_at",
         "closed_at",
         "last_message_at",
+        "first_response_at",
         "message_count",
         "waiting_on",
     }

@@ -193,3 +193,32 @@ def test_the_webhook_counts_its_outcomes(client, settings):
     for outcome in ("created", "rejected"):
         key = ("servicedesk_inbound_messages_total", (("outcome", outcome),))
         assert after[key] - before.get(key, 0) == 1
+
+
+def test_first_response_and_close_times_are_histograms(
+    client, operator, django_capture_on_commit_callbacks
+):
+    from requests_app.services import add_note, close_request, reply_to_request, take_request
+    from requests_app.tests.factories import SupportRequestFactory
+
+    support_request = SupportRequestFactory(created_at=timezone.now() - timedelta(hours=2))
+    first, close = (
+        ("servicedesk_request_first_response_seconds_count", ()),
+        ("servicedesk_request_time_to_close_seconds_count", ()),
+    )
+    le_hour = ("servicedesk_request_first_response_seconds_bucket", (("le", "3600.0"),))
+    le_4h = ("servicedesk_request_first_response_seconds_bucket", (("le", "14400.0"),))
+    before = _scrape(client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        take_request(request_id=support_request.pk, operator=operator)
+        add_note(request_id=support_request.pk, operator=operator, body="n")
+        reply_to_request(request_id=support_request.pk, operator=operator, body="one")
+        reply_to_request(request_id=support_request.pk, operator=operator, body="two")
+        close_request(request_id=support_request.pk, operator=operator)
+
+    after = _scrape(client)
+    assert after[first] - before.get(first, 0) == 1
+    assert after[close] - before.get(close, 0) == 1
+    assert after[le_hour] - before.get(le_hour, 0) == 0
+    assert after[le_4h] - before.get(le_4h, 0) == 1
