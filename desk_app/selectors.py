@@ -35,12 +35,13 @@ def tab_filters(*, tab: str, operator_id: int) -> dict[str, str]:
     }[tab]
 
 
-def order_waiting_first(queryset: QuerySet) -> QuerySet:
+def order_waiting_first(queryset: QuerySet, *, one_operator: bool = False) -> QuerySet:
     """Requests waiting on an operator first (the requester wrote last), the longest-waiting
-    first; the partial index `request_desk_waiting` hands out a page without a sort."""
-    return queryset.order_by(
-        F("last_reply_by").desc(), F("last_message_at").asc(nulls_last=True), "id"
-    )
+    first. The partial indexes `request_desk_waiting` (all open requests) and
+    `request_desk_waiting_operator` (one operator's or nobody's, whose operator column is
+    the same on every row, so leading with it changes nothing) hand out a page unsorted."""
+    order = [F("last_reply_by").desc(), F("last_message_at").asc(nulls_last=True), "id"]
+    return queryset.order_by("operator_id", *order) if one_operator else queryset.order_by(*order)
 
 
 @dataclass
@@ -95,7 +96,11 @@ def get_queue(
     filterset = _filterset(data)
     if not filterset.is_valid():
         return Queue(tab=tab, sort=sort, page=None, counts=counts, errors=filterset.errors)
-    queryset = filterset.qs if SORTS[sort] else order_waiting_first(filterset.qs)
+    if SORTS[sort]:
+        queryset = filterset.qs
+    else:
+        one_operator = filterset.form.cleaned_data.get("operator") is not None
+        queryset = order_waiting_first(filterset.qs, one_operator=one_operator)
     filters = _cleaned(filterset)
     paginator = Paginator(CountedRows(queryset, filters=filters), PAGE_SIZE)
     if filters == tab_cleaned[tab]:
