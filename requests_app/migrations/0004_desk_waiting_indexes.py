@@ -4,19 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('operators_app', '0001_initial'),
-        ('requests_app', '0003_workflow_events_first_response_list_indexes'),
+        ("operators_app", "0001_initial"),
+        ("requests_app", "0003_workflow_events_first_response_list_indexes"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='supportrequest',
-            index=models.Index(condition=models.Q(('status', 'closed'), _negated=True), fields=['-last_reply_by', 'last_message_at', 'id'], name='request_desk_waiting'),
+            model_name="supportrequest",
+            index=models.Index(
+                condition=models.Q(("status", "closed"), _negated=True),
+                fields=["-last_reply_by", "last_message_at", "id"],
+                name="request_desk_waiting",
+            ),
         ),
         migrations.AddIndex(
-            model_name='supportrequest',
-            index=models.Index(condition=models.Q(('status', 'closed'), _negated=True), fields=['operator', '-last_reply_by', 'last_message_at', 'id'], name='request_desk_waiting_operator'),
+            model_name="supportrequest",
+            index=models.Index(
+                condition=models.Q(("status", "closed"), _negated=True),
+                fields=["operator", "-last_reply_by", "last_message_at", "id"],
+                name="request_desk_waiting_operator",
+            ),
         ),
     ]
