@@ -1,6 +1,5 @@
 """The contract's errors, in words an operator reads (and in their language)."""
 
-from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
@@ -21,15 +20,13 @@ def _messages() -> dict[str, str]:
 
 
 def describe(
-    error: DomainError | ValidationError | DjangoValidationError | forms.Form,
+    error: DomainError | ValidationError | DjangoValidationError,
 ) -> list[str]:
     """What went wrong, one sentence a line."""
     if isinstance(error, DomainError):
         return [_messages().get(error.code, str(error.detail))]
     if isinstance(error, DjangoValidationError):
         return list(error.messages)
-    if isinstance(error, forms.Form):
-        return [str(text) for texts in error.errors.values() for text in texts]
     detail = error.detail
     if isinstance(detail, dict):
         return [str(text) for texts in detail.values() for text in texts]

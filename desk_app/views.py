@@ -27,10 +27,11 @@ from messages_app.selectors import (
     list_canned_replies,
     list_request_messages,
 )
-from messages_app.serializers import ReplyCreateSerializer
+from messages_app.serializers import NoteCreateSerializer, ReplyCreateSerializer
 from operators_app.selectors import list_active_operators
 from requests_app.models import Status, SupportRequest
 from requests_app.selectors import get_request, list_events
+from requests_app.serializers import AssignSerializer, OpenRequestSerializer
 from requests_app.services import (
     add_note,
     assign_request,
@@ -42,7 +43,6 @@ from requests_app.services import (
 from servicedesk.exceptions import DomainError, OpenRequestExistsError
 
 from .errors import describe
-from .forms import AssignForm, NoteForm, OpenRequestForm
 from .security import MAIL_FRAME_CSP, operator_required, with_desk_csp
 from .selectors import SORTS, TABS, get_queue
 
@@ -294,19 +294,18 @@ def message_html_view(request, request_id: int, message_id: int):
 @require_POST
 @operator_required
 def assign_view(request, request_id: int):
-    """Hand the request to an operator picked from the list (the workflow's assign)."""
-    form = AssignForm(request.POST)
-    if not form.is_valid():
-        return _failed(request, request_id, form, form="status")
+    """Hand the request to an operator picked from the list (the API's assign)."""
+    serializer = AssignSerializer(data={"operator": request.POST.get("operator", "")})
     try:
+        serializer.is_valid(raise_exception=True)
         assign_request(
             request_id=request_id,
             actor=request.operator,
-            to_operator_id=form.cleaned_data["operator"],
+            to_operator_id=serializer.validated_data["operator"],
         )
     except SupportRequest.DoesNotExist:
         raise Http404("No request with this id.") from None
-    except (DomainError, DjangoValidationError) as error:
+    except (DomainError, ValidationError, DjangoValidationError) as error:
         return _failed(request, request_id, error, form="status")
     return _after_action(request, request_id, notice=_("The request is handed over."))
 
@@ -314,16 +313,19 @@ def assign_view(request, request_id: int):
 @require_POST
 @operator_required
 def note_view(request, request_id: int):
-    """Add an internal note (never mailed)."""
+    """Add an internal note, never mailed (the API's note, with its validation)."""
     typed = {"body": request.POST.get("body", "")}
-    form = NoteForm(request.POST)
-    if not form.is_valid():
-        return _failed(request, request_id, form, form="note", note_form=typed)
+    serializer = NoteCreateSerializer(data=typed)
     try:
-        add_note(request_id=request_id, operator=request.operator, body=form.cleaned_data["body"])
+        serializer.is_valid(raise_exception=True)
+        add_note(
+            request_id=request_id,
+            operator=request.operator,
+            body=serializer.validated_data["body"],
+        )
     except SupportRequest.DoesNotExist:
         raise Http404("No request with this id.") from None
-    except DomainError as error:
+    except (DomainError, ValidationError) as error:
         return _failed(request, request_id, error, form="note", note_form=typed)
     return _after_action(request, request_id, notice=_("The note is added."), sent="note-form")
 
@@ -344,17 +346,21 @@ def canned_reply_view(request, request_id: int, canned_reply_id: int):
 
 @operator_required
 def open_request_view(request):
-    """Open a new request for a requester: the operator's first mail to them."""
+    """Open a new request for a requester: the operator's first mail to them (the API's)."""
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
-    form = OpenRequestForm(request.POST if request.method == "POST" else None)
-    context = {"form": form}
-    if request.method == "POST" and form.is_valid():
-        try:
-            support_request = open_request(operator=request.operator, **form.cleaned_data)
-        except OpenRequestExistsError as error:
-            context.update(errors=describe(error), existing_id=error.request_id)
-            return TemplateResponse(request, "desk/open_request.html", context, status=409)
-        return redirect("desk:request", request_id=support_request.pk)
-    status = 400 if form.is_bound else 200
-    return TemplateResponse(request, "desk/open_request.html", context, status=status)
+    fields = ("requester_email", "requester_name", "subject", "body")
+    typed = {name: request.POST.get(name, "") for name in fields}
+    context = {"typed": typed, "field_errors": {}}
+    if request.method == "GET":
+        return TemplateResponse(request, "desk/open_request.html", context)
+    serializer = OpenRequestSerializer(data=typed)
+    if not serializer.is_valid():
+        context["field_errors"] = serializer.errors
+        return TemplateResponse(request, "desk/open_request.html", context, status=400)
+    try:
+        support_request = open_request(operator=request.operator, **serializer.validated_data)
+    except OpenRequestExistsError as error:
+        context.update(errors=describe(error), existing_id=error.request_id)
+        return TemplateResponse(request, "desk/open_request.html", context, status=409)
+    return redirect("desk:request", request_id=support_request.pk)
