@@ -18,7 +18,12 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import ValidationError
 
-from messages_app.attachments import INLINE_TYPES, check_outbound_files
+from messages_app.attachments import (
+    INLINE_TYPES,
+    AttachmentsTooLargeError,
+    check_outbound_files,
+    refuse_oversized_upload,
+)
 from messages_app.canned import render_canned_reply
 from messages_app.outbox import send_again
 from messages_app.selectors import (
@@ -243,6 +248,12 @@ def close_view(request, request_id: int):
 @operator_required
 def reply_view(request, request_id: int):
     """Reply to the requester with files (the API's reply, with its validation)."""
+    try:
+        # Before anything reads the body: a declared length past the files' limit is refused
+        # unread (the person's text comes back from their browser's draft).
+        refuse_oversized_upload(request)
+    except AttachmentsTooLargeError as error:
+        return _failed(request, request_id, error, form="reply")
     typed = {"body": request.POST.get("body", ""), "subject": request.POST.get("subject", "")}
     serializer = ReplyCreateSerializer(data=typed)
     files = request.FILES.getlist("attachments")

@@ -7,7 +7,7 @@
 | GUNICORN_BIND | 0.0.0.0:8000 | address to listen on |
 | WEB_CONCURRENCY | 2 x CPUs + 1 | worker processes |
 | GUNICORN_THREADS | 1 | threads per worker (more than 1 uses the gthread worker) |
-| GUNICORN_TIMEOUT | 120 | seconds a request may take (a 25 MiB webhook batch included) |
+| GUNICORN_TIMEOUT | 120 | seconds a request may take (a 48 MiB webhook batch included) |
 | GUNICORN_MAX_REQUESTS | 1000 | requests before a worker is replaced (0: never) |
 | FORWARDED_ALLOW_IPS | 127.0.0.1,::1 | proxies (addresses, networks) trusted for the scheme |
 | PROMETHEUS_MULTIPROC_DIR | unset | shared directory for the workers' metrics |

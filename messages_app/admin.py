@@ -11,7 +11,12 @@ from operators_app.selectors import get_active_operator
 from requests_app.admin import SupportRequestAdmin
 from requests_app.models import SupportRequest
 
-from .attachments import attachment_path, delete_messages, delete_requests
+from .attachments import (
+    attachment_path,
+    delete_attachments,
+    delete_messages,
+    delete_requests,
+)
 from .models import Attachment, CannedReply, Message
 from .outbox import send_again
 
@@ -209,3 +214,35 @@ class MessageAdmin(FilesMixin, admin.ModelAdmin):
             self.message_user(
                 request, f"Skipped {skipped} message(s) that had not failed.", messages.WARNING
             )
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Every stored file, to find one by name or hash; files are history, never edited."""
+
+    list_display = ["id", "download", "message", "content_type", "size", "inline", "omitted"]
+    list_filter = ["omitted", "inline", "created_at"]
+    search_fields = ["filename", "sha256", "content_id"]
+    list_select_related = ["message"]
+    raw_id_fields = ["message"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Attachment._meta.fields] + ["download"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    # Deleting a row deletes its stored bytes too, unless another message uses them.
+    def delete_model(self, request, obj):
+        delete_attachments(attachment_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        delete_attachments(attachment_ids=list(queryset.values_list("pk", flat=True)))
+
+    @admin.display(description="File")
+    def download(self, attachment: Attachment) -> str:
+        return _download_link(attachment)

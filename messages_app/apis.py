@@ -20,7 +20,11 @@ from servicedesk.api import (
     validation_response,
 )
 
-from .attachments import AttachmentsTooLargeError, check_outbound_files
+from .attachments import (
+    AttachmentsTooLargeError,
+    check_outbound_files,
+    refuse_oversized_upload,
+)
 from .canned import create_canned_reply, delete_canned_reply, update_canned_reply
 from .models import CannedReply
 from .selectors import get_canned_reply, list_canned_replies, list_request_messages
@@ -131,6 +135,7 @@ class RequestMessagesApi(generics.GenericAPIView):
     def post(self, request, id: int):
         if not request_exists(request_id=id):
             raise NotFound("No request with this id.")
+        refuse_oversized_upload(request)
         serializer = ReplyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         canned_reply = None

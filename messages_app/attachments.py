@@ -119,6 +119,26 @@ def check_outbound_files(files: list) -> None:
         )
 
 
+# What a multipart reply may carry besides its files: the text fields and the framing.
+UPLOAD_ALLOWANCE = 1024 * 1024
+
+
+def refuse_oversized_upload(request) -> None:
+    """413 before reading a multipart body whose declared length alone is past the files'
+    limit: Django would otherwise write all of it to disk first."""
+    content_type = request.META.get("CONTENT_TYPE", "")
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if (
+        content_type.lower().startswith("multipart/")
+        and declared.isdigit()
+        and int(declared) > settings.OUTBOUND_ATTACHMENT_MAX_BYTES + UPLOAD_ALLOWANCE
+    ):
+        raise AttachmentsTooLargeError(
+            f"The attached files are larger than {settings.OUTBOUND_ATTACHMENT_MAX_BYTES} "
+            "bytes, one by one or together."
+        )
+
+
 # Writing
 # ------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -384,5 +404,15 @@ def delete_messages(*, message_ids: Iterable[int]) -> int:
         messages = Message.objects.filter(pk__in=message_ids)
         keys = _keys_of_messages(messages)
         deleted, _ = messages.delete()
+        transaction.on_commit(partial(delete_unused_files, keys), robust=True)
+    return deleted
+
+
+def delete_attachments(*, attachment_ids: Iterable[int]) -> int:
+    """Delete attachment rows, and after commit the files only they used."""
+    with transaction.atomic():
+        attachments = Attachment.objects.filter(pk__in=list(attachment_ids))
+        keys = set(attachments.exclude(storage_key="").values_list("storage_key", flat=True))
+        deleted, _ = attachments.delete()
         transaction.on_commit(partial(delete_unused_files, keys), robust=True)
     return deleted

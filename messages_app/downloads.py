@@ -8,18 +8,19 @@ Files are streamed from storage; a single byte range answers 206.
 
 import re
 import unicodedata
-from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from operators_app.permissions import IsActiveOperator
 from servicedesk.api import NO_OPERATOR_PROFILE, UNAUTHENTICATED, error_response
+from servicedesk.renderers import JSONRenderer
 
 from .attachments import CHUNK, INLINE_TYPES, open_raw, open_stream
 from .selectors import get_attachment, get_raw_message
@@ -52,14 +53,32 @@ class StreamedFileResponse(FileResponse):
     block_size = CHUNK
 
 
+class AnyAcceptNegotiation(BaseContentNegotiation):
+    """A download answers whatever the client accepts (a browser asks for `image/*` or
+    `application/pdf`); errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class DownloadApi(APIView):
+    permission_classes = [IsActiveOperator]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AnyAcceptNegotiation
+
+
 def content_disposition(filename: str, *, inline: bool = False) -> str:
     """`attachment` (or `inline`) with an ASCII `filename` and the exact UTF-8 `filename*`."""
     fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
     fallback = re.sub(r'[^\x20-\x7e]|["\\%;]', "_", fallback).strip()
-    path = PurePosixPath(fallback or "x")
-    if not path.stem.strip(" ._"):
-        suffix = path.suffix if path.suffix.strip(" ._") else ""
-        fallback = f"attachment{suffix}"
+    stem, dot, extension = fallback.rpartition(".")
+    if not dot:
+        stem, extension = fallback, ""
+    if not stem.strip(" ._-"):
+        fallback = f"attachment.{extension}" if extension.strip(" ._-") else "attachment"
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHARS)}"
 
@@ -101,9 +120,7 @@ ATTACHMENT_ERRORS = {
 }
 
 
-class AttachmentDownloadApi(APIView):
-    permission_classes = [IsActiveOperator]
-
+class AttachmentDownloadApi(DownloadApi):
     @extend_schema(
         operation_id="attachments_download",
         tags=["attachments"],
@@ -199,9 +216,7 @@ class AttachmentDownloadApi(APIView):
         return response
 
 
-class RawMessageApi(APIView):
-    permission_classes = [IsActiveOperator]
-
+class RawMessageApi(DownloadApi):
     @extend_schema(
         operation_id="messages_raw",
         tags=["messages"],

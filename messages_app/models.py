@@ -109,6 +109,8 @@ class Message(models.Model):
                 condition=Q(delivery_status=DeliveryStatus.PENDING),
                 name="message_outbox_due",
             ),
+            # Deleting files asks whether any other message still keeps the same raw mail.
+            models.Index(fields=["raw_key"], condition=~Q(raw_key=""), name="message_raw_key"),
         ]
 
     def __str__(self) -> str:

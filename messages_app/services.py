@@ -108,15 +108,22 @@ class Route(StrEnum):
     NEW = "new"
 
 
-@dataclass(frozen=True)
+@dataclass
 class InboundItem:
-    """One item of a webhook batch after shape validation: raw mail, field form, or errors."""
+    """One item of a webhook batch after shape validation: raw mail, field form, or errors.
+
+    Ingestion drops `raw` once the mail is parsed and stored (`release`): a batch near the
+    body cap must not hold every mail's bytes until its end.
+    """
 
     index: int
     external_id: str | None = None
     raw: bytes | None = None
     fields: dict[str, Any] | None = None
     errors: dict[str, list[str]] | None = None
+
+    def release(self) -> None:
+        self.raw = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,7 @@ def ingest_batch(*, items: list[InboundItem]) -> list[ItemResult]:
     for item in checked:
         if item.external_id in stored:
             results[item.index] = _duplicate(item, stored[item.external_id])
+            item.release()
             continue
         email, errors = _parse(item)
         if errors:
@@ -198,6 +206,7 @@ def ingest_batch(*, items: list[InboundItem]) -> list[ItemResult]:
             results[item.index] = ItemResult(item.index, item.external_id, Outcome.IGNORED)
         else:
             candidates.append(_keep_bytes(_Candidate(item=item, email=email)))
+        item.release()
 
     by_message_id = _stored_by_message_id(
         {c.email.message_id for c in candidates if not c.item.external_id and c.email.message_id}

@@ -548,3 +548,15 @@ def test_open_request_form_refuses_a_bad_address(desk):
 
     assert response.status_code == 400
     assert b"Enter a valid email address." in response.content
+
+
+def test_reply_declaring_a_body_past_the_files_limit_is_refused_unread(desk, settings):
+    settings.OUTBOUND_ATTACHMENT_MAX_BYTES = 10
+    support_request = SupportRequestFactory()
+    big = SimpleUploadedFile("big.bin", b"x" * 5_000_000)
+
+    response = desk.post(_url("reply", support_request), {"body": "Hi", "attachments": [big]})
+
+    assert response.status_code == 413
+    assert b"The attached files are too large" in response.content
+    assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()

@@ -49,6 +49,14 @@ class Migration(migrations.Migration):
             name="raw_key",
             field=models.CharField(blank=True, max_length=255),
         ),
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(
+                condition=models.Q(("raw_key", ""), _negated=True),
+                fields=["raw_key"],
+                name="message_raw_key",
+            ),
+        ),
         migrations.AddField(
             model_name="message",
             name="raw_size",

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from e2e.support import SMTPSink, free_port
+from e2e.support import free_port
 from messages_app import delivery
 from messages_app.delivery import (
     build_email,
@@ -36,22 +36,6 @@ def raw_headers(email) -> bytes:
 
 def parsed(email):
     return message_from_bytes(email.message().as_bytes(), policy=default_policy)
-
-
-@pytest.fixture
-def smtp_server(settings):
-    """A real SMTP server (aiosmtpd) on a free loopback port, wired into EMAIL_*."""
-    sink = SMTPSink().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = sink.host
-    settings.EMAIL_PORT = sink.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    yield sink
-    sink.stop()
 
 
 class CountingBackend(LocmemBackend):
