@@ -101,6 +101,12 @@ def _celery_tasks_in_process():
 
 
 @pytest.fixture(autouse=True)
+def _broker_not_paused(monkeypatch):
+    """A publish one test saw fail must not pause publishing in the next."""
+    monkeypatch.setattr("messages_app.outbox._broker_paused_until", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     """Every factory user hashes a password: PBKDF2 at full strength made tests 30x slower."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -126,7 +126,6 @@ def stack(tmp_path_factory):
                 OUTBOUND_RETRY_BASE_SECONDS="1",
                 OUTBOUND_RETRY_MAX_SECONDS="2",
                 OUTBOUND_REDRIVE_SECONDS="1",
-                OUTBOUND_MAX_ATTEMPTS="30",
                 AUTO_REPLY_LIMIT_PER_HOUR="100",
                 DJANGO_SUPERUSER_USERNAME=ADMIN[0],
                 DJANGO_SUPERUSER_PASSWORD=ADMIN[1],
@@ -291,3 +290,95 @@ def test_notice_committed_while_redis_is_down_arrives_through_the_redrive(stack)
     assert_notice(closed, request_id=request_id, in_reply_to="<carol.e2e@mail.example>")
     stack.wait_for_delivery_status(request_id, notice["id"], "sent")
     assert len(stack.mails_to(carol)) == 2
+
+
+# The old retry budget: 8 attempts (OUTBOUND_MAX_ATTEMPTS), after which mail was failed.
+OLD_RETRY_BUDGET = 8
+
+
+def test_an_smtp_outage_past_the_old_retry_budget_loses_no_mail(stack):
+    dave = "dave.e2e@example.com"
+    request_id = stack.open_request(dave, "Monitor")
+
+    stack.smtp.stop()
+    try:
+        assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+        replies = [
+            stack.api(
+                "POST", f"/api/v1/requests/{request_id}/messages/", {"body": f"Reply {n}."}
+            ).json()
+            for n in range(3)
+        ]
+        # Retries every 1-2 s: wait until a mail has been tried past the old budget.
+        last_attempt = f"Delivery of message {replies[-1]['id']}, attempt {OLD_RETRY_BUDGET + 2},"
+        wait_until(
+            lambda: last_attempt in stack.worker.log_text(),
+            timeout=120,
+            interval=0.5,
+            message="attempts past the old retry budget",
+        )
+        statuses = [m["delivery_status"] for m in stack.messages(request_id)[2:]]
+        assert statuses == ["pending"] * 4
+        ready = http("GET", f"{stack.base_url}/readyz")
+        assert ready.status == 200
+        assert ready.json()["warnings"] == ["smtp"]
+        metrics = http("GET", f"{stack.base_url}/metrics").body.decode()
+        assert "servicedesk_smtp_up 0.0" in metrics
+        assert "servicedesk_outbox_retrying 4.0" in metrics
+    finally:
+        stack.smtp.start()
+
+    for reply in replies:
+        stack.wait_for_delivery_status(request_id, reply["id"], "sent")
+    stack.wait_for_mail(dave, "Your request is in progress")
+    time.sleep(3)  # re-drives keep running every second: nothing may go out twice
+    bodies = [mail.get_body(("plain",)).get_content() for mail in stack.mails_to(dave)]
+    for n in range(3):
+        assert sum(f"Reply {n}." in body for body in bodies) == 1
+    assert len(stack.mails_to(dave)) == 5  # acknowledgement, taken, three replies
+    assert (
+        "servicedesk_outbound_given_up 0.0"
+        in http("GET", f"{stack.base_url}/metrics").body.decode()
+    )
+
+
+def test_a_batch_opening_100_requests_answers_in_seconds_while_redis_is_down(stack):
+    senders = [f"burst{n:03}.e2e@example.com" for n in range(100)]
+    items = [
+        {
+            "id": f"gmail-burst-{n}",
+            "user_email": sender,
+            "title": f"Burst {n}",
+            "message_id": f"<burst-{n}@mail.example>",
+        }
+        for n, sender in enumerate(senders)
+    ]
+
+    stack.redis.stop()
+    try:
+        started = time.monotonic()
+        response = post_webhook(stack.base_url, items, secret=SECRET, timeout=120)
+        elapsed = time.monotonic() - started
+        assert response.status == 200, response.body
+        assert response.json()["summary"]["created"] == 100
+        # Generous: with one publish per acknowledgement this took minutes.
+        assert elapsed < 15, f"the batch took {elapsed:.1f} s"
+
+        request_id = response.json()["results"][0]["request_id"]
+        started = time.monotonic()
+        assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+        assert stack.api("POST", f"/api/v1/requests/{request_id}/close/").status == 200
+        assert time.monotonic() - started < 15
+    finally:
+        stack.redis.start()
+
+    # Every acknowledgement (and the taken and closed notices) arrives through the re-drive.
+    stack.smtp.wait_for(
+        lambda mail: mail["To"] in senders and "We received your request" in mail["Subject"],
+        count=100,
+        timeout=180,
+    )
+    time.sleep(3)
+    acks = stack.smtp.find(lambda mail: mail["To"] in senders)
+    assert sorted(m["To"] for m in acks if "We received" in m["Subject"]) == senders
+    assert len(stack.mails_to(senders[0])) == 3

@@ -681,7 +681,7 @@ def test_an_operator_takes_and_closes_a_request_in_the_admin_and_opens_swagger_u
 def test_readyz_follows_postgresql_going_away_and_coming_back(stack):
     ready = http("GET", f"{stack.base_url}/readyz")
     assert ready.status == 200, ready.body
-    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "smtp": "ok"}
 
     stack.postgres.stop()
     try:

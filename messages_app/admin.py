@@ -139,6 +139,14 @@ admin.site.unregister(SupportRequest)
 class SupportRequestWithMessagesAdmin(SupportRequestAdmin):
     inlines = [MessageInline, *SupportRequestAdmin.inlines]
 
+    # Deleting a request deletes its messages' stored files too (when no other message
+    # uses the same bytes).
+    def delete_model(self, request, obj):
+        delete_requests(request_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        delete_requests(request_ids=list(queryset.values_list("pk", flat=True)))
+
 
 @admin.register(CannedReply)
 class CannedReplyAdmin(admin.ModelAdmin):

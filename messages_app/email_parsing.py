@@ -13,6 +13,8 @@ from __future__ import annotations
 import binascii
 import codecs
 import functools
+import hashlib
+import json
 import logging
 import mimetypes
 import re
@@ -298,6 +300,11 @@ def request_tokens(subject: str) -> list[int]:
 # ---------------------------------------------------------------------------
 
 
+NON_ASCII_LOCAL_PART = (
+    "Enter an address with only ASCII characters before the @: mail to this one cannot be sent."
+)
+
+
 @functools.lru_cache(maxsize=8192)
 def normalise_email(address: str) -> str:
     """A validated address in lower case; raises InvalidAddressError."""
@@ -305,8 +312,12 @@ def normalise_email(address: str) -> str:
     if not address or len(address) > 254:
         raise InvalidAddressError("Enter a valid email address.")
     try:
-        validated = validate_email(address, check_deliverability=False)
+        # Without SMTPUTF8: a non-ASCII local part (`jöran@example.com`) could be stored
+        # but never answered, since Django's mail and most relays cannot carry it.
+        validated = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except (EmailNotValidError, UnicodeError, ValueError) as exc:
+        if not address.rpartition("@")[0].isascii():
+            raise InvalidAddressError(NON_ASCII_LOCAL_PART) from exc
         raise InvalidAddressError("Enter a valid email address.") from exc
     normalised = validated.normalized.lower()
     if len(normalised) > 254:
@@ -342,10 +353,13 @@ def _address_candidates(value: str):
 def parse_address(value: str) -> tuple[str, str]:
     """(display name, normalised address) of a `Name <addr>` or bare address string."""
     value = clean_text(value or "")
+    message = "Enter a valid email address."
     for name, address in _address_candidates(value):
         try:
             normalised = normalise_email(address)
-        except InvalidAddressError:
+        except InvalidAddressError as exc:
+            if str(exc) == NON_ASCII_LOCAL_PART:
+                message = NON_ASCII_LOCAL_PART
             continue
         if not name and "(" in value:
             # The old `addr (Name)` form: the comment is the name.
@@ -354,7 +368,7 @@ def parse_address(value: str) -> tuple[str, str]:
         if name.lower() == normalised:
             name = ""
         return one_line(name, MAX_NAME), normalised
-    raise InvalidAddressError("Enter a valid email address.")
+    raise InvalidAddressError(message)
 
 
 def normalise_message_id(value: str) -> str:
@@ -1162,6 +1176,32 @@ def peek_message_id(data: bytes) -> str:
 # ---------------------------------------------------------------------------
 # The field form
 # ---------------------------------------------------------------------------
+
+
+# The domain of Message-IDs derived from a field-form item's content (it had none).
+CONTENT_ID_DOMAIN = "content.servicedesk.invalid"
+_CONTENT_FIELDS = (
+    "user_email",
+    "title",
+    "description",
+    "date",
+    "in_reply_to",
+    "references",
+    "html",
+)
+
+
+def content_message_id(fields: dict) -> str:
+    """A stable Message-ID for a field-form item that has neither `id` nor `message_id`:
+    the same sender, subject, text, date and thread headers give the same id."""
+    content = json.dumps([str(fields.get(name) or "") for name in _CONTENT_FIELDS])
+    digest = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"<{digest[:40]}@{CONTENT_ID_DOMAIN}>"
+
+
+def is_content_message_id(message_id: str) -> bool:
+    """True for an id `content_message_id` made up: no mail client knows it."""
+    return message_id.rstrip(">").endswith("@" + CONTENT_ID_DOMAIN)
 
 
 def parse_field_email(

@@ -5,6 +5,7 @@ row stays `pending` and the periodic re-drive sends it later.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -19,6 +20,7 @@ from operators_app.models import Operator
 from requests_app.models import Party, SupportRequest
 
 from .delivery import clean_header_value, clean_message_ids, give_up_after
+from .email_parsing import CONTENT_ID_DOMAIN, is_content_message_id
 from .models import DeliveryStatus, Direction, Kind, Message
 from .tasks import deliver_message_task
 
@@ -44,7 +46,7 @@ def trim_references(ids: list[str], limit: int = MAX_REFERENCES) -> list[str]:
 def thread_headers_after(message: Message) -> tuple[str, str]:
     """In-Reply-To and References that thread a new mail under `message`, from its own
     Message-ID and References alone (no query)."""
-    own = clean_message_ids(message.rfc_message_id)
+    own = [i for i in clean_message_ids(message.rfc_message_id) if not is_content_message_id(i)]
     if not own:
         return "", ""
     chain = [ref for ref in clean_message_ids(message.references) if ref != own[0]]
@@ -58,6 +60,7 @@ def thread_headers(support_request: SupportRequest) -> tuple[str, str]:
             request=support_request, direction=Direction.INBOUND, kind=Kind.REQUESTER
         )
         .exclude(rfc_message_id="")
+        .exclude(rfc_message_id__endswith=f"@{CONTENT_ID_DOMAIN}>")
         .order_by("-created_at", "-id")
         .only("rfc_message_id", "references")
         .first()
@@ -147,24 +150,52 @@ def queue_outbound_messages(
     return messages
 
 
+# After a publish fails, this process stops trying for this long: while the broker is
+# down each try costs its connect timeout, and a batch that opens 100 requests must not
+# pay it 100 times. The rows stay due; beat's re-drive queues them.
+BROKER_PAUSE_SECONDS = 15
+_broker_paused_until = 0.0
+
+
+def _broker_paused() -> bool:
+    return time.monotonic() < _broker_paused_until
+
+
 def enqueue_deliveries(message_ids: list[int]) -> None:
-    """Hand pending messages to Celery one by one; each outage is logged, the re-drive retries."""
-    for message_id in message_ids:
-        enqueue_delivery(message_id)
+    """Hand pending messages to Celery; at the first failure the rest is left to the
+    re-drive (and publishing pauses a few seconds)."""
+    for index, message_id in enumerate(message_ids):
+        if enqueue_delivery(message_id) is False:
+            if index + 1 < len(message_ids):
+                logger.warning(
+                    "Left %s more message(s) of the batch to the periodic re-drive",
+                    len(message_ids) - index - 1,
+                )
+            return
 
 
-def enqueue_delivery(message_id: int) -> None:
-    """Hand a pending message to Celery; a broker outage is logged, the re-drive retries."""
+def enqueue_delivery(message_id: int) -> bool:
+    """Hand a pending message to Celery; False when the broker is out (logged, the
+    re-drive sends it)."""
+    global _broker_paused_until
+    if _broker_paused():
+        logger.info(
+            "Broker unavailable a moment ago; the re-drive will queue message %s", message_id
+        )
+        return False
     try:
         # Without a broker (eager mode) this sends right here, inside the web request:
         # nothing it raises may reach the caller, the row keeps the error instead.
         deliver_message_task.delay(message_id)
     except Exception:
+        _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
         logger.warning(
             "Could not queue delivery of message %s; the periodic re-drive will send it",
             message_id,
             exc_info=True,
         )
+        return False
+    return True
 
 
 def send_again(*, message_ids: list[int]) -> list[int]:

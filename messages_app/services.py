@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Case, Count, F, PositiveIntegerField, When
 from django.utils import timezone
 
@@ -20,6 +20,7 @@ from operators_app.models import Operator
 from requests_app.counts import requests_changed
 from requests_app.events import EventRecord, record_events
 from requests_app.models import ActorType, EventType, Party, Status, SupportRequest
+from servicedesk.database import drop_broken_connections
 from servicedesk.exceptions import IngestUnavailableError, InvalidTransitionError
 
 from .attachments import (
@@ -36,6 +37,7 @@ from .email_parsing import (
     InvalidAddressError,
     ParsedEmail,
     clean_json,
+    content_message_id,
     parse_field_email,
     parse_raw_email,
     rewrite_cid_urls,
@@ -284,9 +286,13 @@ def _parse(item: InboundItem) -> tuple[ParsedEmail | None, dict[str, list[str]] 
             return None, {"raw": [email.sender_error or "The message has no usable sender."]}
         return email, None
     try:
-        return parse_field_email(**(item.fields or {})), None
+        email = parse_field_email(**(item.fields or {}))
     except InvalidAddressError as exc:
         return None, {"user_email": [str(exc)]}
+    if not item.external_id and not email.message_id:
+        # Nothing names this mail: its content does, so a replayed item is a duplicate.
+        email.message_id = content_message_id(item.fields or {})
+    return email, None
 
 
 def _dedup_key(candidate: _Candidate) -> tuple[str, str] | None:
@@ -345,8 +351,10 @@ def _store(candidates: list[_Candidate], *, now) -> None:
             with transaction.atomic():
                 _store_batch(ordered, candidates, now=now)
             return
-        except (OperationalError, _RouteChangedError) as exc:
+        except (OperationalError, InterfaceError, _RouteChangedError) as exc:
             logger.info("Ingest batch rolled back (%s), attempt %s", type(exc).__name__, attempt)
+            # A connection the server dropped is reopened for the next attempt.
+            drop_broken_connections()
             for candidate in candidates:
                 candidate.reset()
             time.sleep(random.uniform(0, 0.1 * attempt))  # noqa: S311 (jitter, not crypto)

@@ -73,7 +73,7 @@ LIST_PARAMETERS = [
     OpenApiParameter(
         "operator",
         str,
-        pattern=r"^(none|[1-9][0-9]{0,17})$",
+        pattern=r"^([Nn][Oo][Nn][Ee]|[1-9][0-9]{0,17})$",
         description="An operator id, or `none` for requests nobody has taken. Another value "
         "answers 400.",
         examples=[

@@ -14,8 +14,6 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from servicedesk.api import whole_number
-
 from .models import Status
 
 DEFAULT_ORDERING = "-created_at"
@@ -38,8 +36,8 @@ _SPACE_OFFSET = re.compile(
     r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}:?\d{2})$"
 )
 _LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60(?=[.,Z+-]|$)")
-# Operator ids have at most 18 digits, as the parameter's documented pattern says.
-_OPERATOR_ID_LIMIT = 10**18
+# Operator ids as the parameter's documented pattern says (`none` aside).
+_OPERATOR_ID = re.compile(r"[1-9][0-9]{0,17}")
 _EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 _LATEST = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
@@ -98,12 +96,12 @@ class OperatorRefField(forms.Field):
         if value is None:
             return None
         _prohibit_nul(value)
-        value = str(value).strip()
+        value = str(value)
         if value.lower() == "none":
             return "none"
-        number = whole_number(value)
-        if number is not None and 0 < number < _OPERATOR_ID_LIMIT:
-            return number
+        # Exactly the documented pattern: no sign, no leading zero, at most 18 digits.
+        if _OPERATOR_ID.fullmatch(value):
+            return int(value)
         raise forms.ValidationError(
             "Enter an operator id (a positive whole number) or 'none'.", code="invalid"
         )

@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import exceptions, pagination, parsers, serializers
 
@@ -59,8 +60,21 @@ class _StringOnly:
         return super().to_internal_value(data)
 
 
+# DRF refuses NUL characters (PostgreSQL cannot store them) but does not say so in the
+# schema; a pattern does both.
+_NO_NUL = RegexValidator(r"^[^\x00]*$", message="Null characters are not allowed.")
+
+
 class StringField(_StringOnly, serializers.CharField):
-    """DRF's CharField that refuses numbers, booleans and other non-strings."""
+    """DRF's CharField that refuses numbers, booleans and other non-strings, and documents
+    that NUL characters are refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            _NO_NUL if isinstance(v, ProhibitNullCharactersValidator) else v
+            for v in self.validators
+        ]
 
 
 class EmailStringField(_StringOnly, serializers.EmailField):

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ServicedeskConfig(AppConfig):
     name = "servicedesk"
     verbose_name = "Service desk"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the deployment checks)

@@ -1,6 +1,10 @@
 """The OpenAPI document, Swagger UI and ReDoc: public, and answering errors as JSON."""
 
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -25,9 +29,12 @@ class SchemaView(_PublicWithJSONErrors, SpectacularAPIView):
     """The OpenAPI 3 document: YAML, or JSON with `Accept: application/vnd.oai.openapi+json`."""
 
 
-class SwaggerView(_PublicWithJSONErrors, SpectacularSwaggerView):
-    """Swagger UI, served from the sidecar package (no network needed)."""
+class SwaggerView(_PublicWithJSONErrors, SpectacularSwaggerSplitView):
+    """Swagger UI, served from the sidecar package (no network needed); its start-up script
+    is a file of its own (`?script`), not inline, as the Content-Security-Policy requires."""
 
 
 class RedocView(_PublicWithJSONErrors, SpectacularRedocView):
-    """ReDoc, served from the sidecar package (no network needed)."""
+    """ReDoc, served from the sidecar package (no network needed, no inline script)."""
+
+    template_name = "servicedesk/redoc.html"

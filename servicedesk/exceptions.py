@@ -15,6 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from . import database
+
 logger = logging.getLogger(__name__)
 
 
@@ -158,6 +160,18 @@ def exception_handler(exc, context):
         response = _error(exc.detail, exc.code, exc.status_code)
         response.data.update(exc.extra)
         return response
+    if database.is_database_unavailable(exc):
+        request = context.get("request")
+        logger.warning("Database unavailable answering %s: %s", getattr(request, "path", "?"), exc)
+        django_request = getattr(request, "_request", request)
+        if django_request is not None:
+            django_request.database_unavailable = True
+        return _error(
+            database.DETAIL,
+            database.CODE,
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            {"Retry-After": str(database.RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -257,7 +271,9 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
-    """JSON under /api/, Django's page elsewhere."""
+    """JSON under /api/, Django's page elsewhere; a lost database is a 503."""
+    if database.current_exception_is_database_unavailable():
+        return database.unavailable_response(request)
     if _is_api(request):
         return JsonResponse(
             {

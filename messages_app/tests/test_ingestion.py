@@ -366,9 +366,15 @@ def test_the_same_message_id_under_different_ids_is_stored_twice():
     assert second.outcome == Outcome.APPENDED
 
 
-def test_mail_without_any_id_is_stored_every_time():
-    results = ingest(fields(title="x"), fields(title="x"))
-    assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.APPENDED]
+def test_mail_without_any_id_is_named_by_its_content():
+    first = ingest(fields(title="x", description="a"), fields(title="x", description="b"))
+    replayed = ingest(fields(title="x", description="a"))
+    later = ingest(fields(title="x", description="a", date="2026-11-21T10:00:00Z"))
+
+    assert [r.outcome for r in first] == [Outcome.CREATED, Outcome.APPENDED]
+    assert [r.outcome for r in replayed] == [Outcome.DUPLICATE]
+    assert replayed[0].message_id == first[0].message_id
+    assert [r.outcome for r in later] == [Outcome.APPENDED]
 
 
 def test_duplicates_inside_one_batch_are_stored_once():

@@ -1,6 +1,7 @@
 import io
 import logging
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -385,30 +386,42 @@ def test_bulk_queue_rolled_back_stores_and_enqueues_nothing(
     assert {r.message_count for r in SupportRequest.objects.all()} == {1}
 
 
-def test_a_refused_publish_does_not_keep_the_other_mails_of_a_batch_from_celery(
+def test_a_refused_publish_leaves_the_rest_of_the_batch_to_the_redrive_at_once(
     monkeypatch, mailoutbox, django_capture_on_commit_callbacks, caplog
 ):
     requests = SupportRequestFactory.create_batch(3)
-    real_delay = deliver_message_task.delay
     calls = []
 
-    def refuse_the_first(message_id):
+    def refuse(message_id):
         calls.append(message_id)
-        if len(calls) == 1:
-            refuse_to_publish()
-        return real_delay(message_id)
+        refuse_to_publish()
 
-    monkeypatch.setattr(deliver_message_task, "delay", refuse_the_first)
+    monkeypatch.setattr(deliver_message_task, "delay", refuse)
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         messages = queue_outbound_messages(
             mails=[OutboundMail(r, subject="Ack", body="Hi") for r in requests], kind=Kind.AUTO
         )
+        # The next change (a take, a close) does not try the broker again for a while.
+        queue_outbound_message(
+            support_request=SupportRequestFactory(), kind=Kind.AUTO, subject="s", body="b"
+        )
 
-    assert calls == [message.pk for message in messages]
-    assert len(mailoutbox) == 2
-    assert "periodic re-drive will send it" in caplog.text
-    messages[0].refresh_from_db()
-    assert messages[0].delivery_status == DeliveryStatus.PENDING
+    assert calls == [messages[0].pk]
+    assert mailoutbox == []
+    assert f"Could not queue delivery of message {messages[0].pk};" in caplog.text
+    assert "Left 2 more message(s) of the batch to the periodic re-drive" in caplog.text
+    monkeypatch.undo()
+    assert redrive_outbox_task() == 4
+    assert len(mailoutbox) == 4
+
+
+def test_publishing_resumes_after_the_pause(monkeypatch, published):
+    monkeypatch.setattr(outbox, "_broker_paused_until", time.monotonic() - 1)
+    message = OutboundMessageFactory()
+
+    outbox.enqueue_deliveries([message.pk])
+
+    assert published == [message.pk]
 
 
 # Failures never reach the caller

@@ -164,7 +164,7 @@ def test_webhook_answers_413_for_more_items_than_the_batch_cap(client, settings)
 
 def test_webhook_accepts_a_full_batch(client, settings):
     settings.INBOUND_MAX_BATCH = 3
-    response = post_batch(client, [JANE] * 3)
+    response = post_batch(client, [{**JANE, "description": f"Mail {n}"} for n in range(3)])
     assert response.status_code == 200
     assert response.json()["summary"] == {
         "created": 1,
@@ -383,3 +383,83 @@ def test_errors_inside_headers_are_flat_lists_keyed_by_their_path(client):
     result = response.json()["results"][0]
     assert result["outcome"] == "rejected"
     assert result["errors"] == {"headers.X-Mailer": ["This field may not be null."]}
+
+
+# --- replays and addresses that cannot be answered ----------------------------------------
+
+NO_ID = {"user_email": "jane@example.com", "title": "Printer", "description": "It jams."}
+
+
+def test_a_replayed_field_item_without_any_id_is_a_duplicate():
+    client = APIClient()
+    body = json.dumps({"messages": [NO_ID]}).encode()
+    headers = signed_headers(body, timestamp=int(time.time()) - 60)
+
+    first = client.generic("POST", webhook_url(), body, content_type="application/json", **headers)
+    replay = client.generic("POST", webhook_url(), body, content_type="application/json", **headers)
+
+    assert first.status_code == replay.status_code == 200
+    (created,) = first.json()["results"]
+    (again,) = replay.json()["results"]
+    assert created["outcome"] == "created"
+    assert again["outcome"] == "duplicate"
+    assert again["message_id"] == created["message_id"]
+    assert again["request_id"] == created["request_id"]
+    assert Message.objects.filter(direction=Direction.INBOUND).count() == 1
+
+
+def test_the_made_up_message_id_never_threads_outbound_mail(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_batch(APIClient(), [NO_ID])
+
+    assert response.json()["results"][0]["outcome"] == "created"
+    (ack,) = mailoutbox
+    assert "In-Reply-To" not in ack.extra_headers
+    assert "References" not in ack.extra_headers
+
+
+def test_a_field_item_whose_address_has_a_non_ascii_local_part_is_rejected():
+    response = post_batch(APIClient(), [{**NO_ID, "user_email": "jöran@example.com"}])
+
+    (result,) = response.json()["results"]
+    assert result["outcome"] == "rejected"
+    assert result["errors"] == {
+        "user_email": [
+            "Enter an address with only ASCII characters before the @: mail to this one "
+            "cannot be sent."
+        ]
+    }
+    assert not Message.objects.exists()
+
+
+def test_a_raw_mail_from_a_non_ascii_local_part_is_rejected():
+    # As an SMTPUTF8 mail carries it: the header in raw UTF-8.
+    mail = (
+        "From: Jöran <jöran@example.com>\r\nTo: support@example.com\r\n"
+        "Subject: Hej\r\nMessage-ID: <utf8@example.com>\r\n\r\nHello.\r\n"
+    ).encode()
+
+    response = post_batch(APIClient(), [raw_item(mail, "gmail-1")])
+
+    (result,) = response.json()["results"]
+    assert result["outcome"] == "rejected"
+    assert not Message.objects.exists()
+
+
+def test_an_internationalised_domain_is_still_accepted():
+    response = post_batch(APIClient(), [{**NO_ID, "user_email": "jane@bücher.example"}])
+
+    assert response.json()["results"][0]["outcome"] == "created"
+
+
+def test_an_operator_email_with_a_non_ascii_local_part_is_refused(staff_client):
+    response = staff_client.post(
+        "/api/v1/operators/",
+        {"username": "joran", "name": "Jöran", "email": "jöran@example.com"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "email" in response.json()

@@ -45,7 +45,7 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://redis.internal:6379/0",
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
     "SUPPORT_EMAIL": "Help@Example.com",
-    "INBOUND_WEBHOOK_SECRET": "webhook-secret",
+    "INBOUND_WEBHOOK_SECRET": "7c0a1e5d9b3f4a6e8d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a",
     "LANGUAGE_CODE": "ru",
     "TIME_ZONE": "Europe/Moscow",
 }
@@ -105,7 +105,7 @@ def test_production_variables_switch_every_part():
     assert settings["EMAIL_USE_TLS"] is True
     assert settings["SUPPORT_EMAIL"] == "help@example.com"
     assert settings["DEFAULT_FROM_EMAIL"] == "Service Desk <help@example.com>"
-    assert settings["WEBHOOK_SECRET"] == "webhook-secret"
+    assert settings["WEBHOOK_SECRET"] == PRODUCTION_ENV["INBOUND_WEBHOOK_SECRET"]
     assert settings["ALLOWED_HOSTS"] == ["helpdesk.example.com"]
     assert settings["CSRF_TRUSTED_ORIGINS"] == ["https://helpdesk.example.com"]
     assert (settings["LANGUAGE_CODE"], settings["TIME_ZONE"]) == ("ru", "Europe/Moscow")
@@ -135,6 +135,23 @@ def test_check_deploy_passes_with_the_documented_production_variables():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("secret", ["", "x", "a" * 31])
+def test_check_deploy_refuses_a_short_webhook_secret(secret):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=_env(**{**PRODUCTION_ENV, "INBOUND_WEBHOOK_SECRET": secret}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "servicedesk.E001" in result.stderr
+    assert f"INBOUND_WEBHOOK_SECRET has {len(secret)} characters" in result.stderr
 
 
 def test_every_setting_read_from_the_environment_is_documented_in_env_sample():
