@@ -34,6 +34,28 @@ def redis_available() -> bool:
         return False
 
 
+# What migrations create on PostgreSQL only, outside the models (full-text and trigram
+# indexes); the test database is built from the models (--no-migrations).
+POSTGRES_ONLY_SQL = [
+    ("requests_app.migrations.0003_workflow_events_first_response_list_indexes", "TRIGRAM_SQL"),
+    ("messages_app.migrations.0003_notes_canned_replies_search", "SEARCH_SQL"),
+]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from importlib import import_module
+
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for module, name in POSTGRES_ONLY_SQL:
+                    for statement in getattr(import_module(module), name):
+                        cursor.execute(statement)
+
+
 def pytest_runtest_setup(item):
     engine = settings.DATABASES["default"]["ENGINE"]
     if item.get_closest_marker("postgres") and engine != "django.db.backends.postgresql":

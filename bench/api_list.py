@@ -43,6 +43,45 @@ DEFAULT_QUERIES = [
     "/api/v1/requests/?status=new&ordering=created_at&page_size=50",
 ]
 
+# Every documented filter, every ordering, search in subjects, addresses and mail text
+# (common words, a rare one, no match), and deep pages: `--each --suite all` times each
+# of them alone, one client, for the README's table.
+ALL_QUERIES = [
+    "/api/v1/requests/",
+    "/api/v1/requests/?status=new",
+    "/api/v1/requests/?status=closed",
+    "/api/v1/requests/?status=new,in_progress",
+    "/api/v1/requests/?operator=none",
+    "/api/v1/requests/?operator=1",
+    "/api/v1/requests/?requester_email=alice.smith.x@example.com",
+    "/api/v1/requests/?created_after=2026-06-01&created_before=2026-06-08",
+    *(
+        f"/api/v1/requests/?ordering={sign}{field}"
+        for field in (
+            "id",
+            "created_at",
+            "updated_at",
+            "status",
+            "subject",
+            "requester_email",
+            "operator",
+            "last_message_at",
+        )
+        for sign in ("", "-")
+    ),
+    "/api/v1/requests/?page=1000",
+    "/api/v1/requests/?ordering=subject&page=1000",
+    "/api/v1/requests/?status=closed&ordering=-updated_at&page=1000",
+    "/api/v1/requests/?search=printer",
+    "/api/v1/requests/?search=vpn%20client",
+    "/api/v1/requests/?search=screenshot",
+    "/api/v1/requests/?search=asset%20sticker",
+    "/api/v1/requests/?search=corp.example",
+    "/api/v1/requests/?search=zzzqqqnomatch",
+    "/api/v1/requests/?search=nomatchword%20printer",
+    "/api/v1/requests/?status=new&search=laptop&ordering=subject",
+]
+
 
 def bench_token() -> str:
     """The API token of a `bench-operator` operator in DATABASE_URL's database."""
@@ -168,6 +207,24 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
 
 
+def run_each(base: str, token: str, queries: list[str], args) -> int:
+    """Each query alone, `--concurrency` clients: p50/p95 and the statuses, one line each."""
+    failed = False
+    print(f"concurrency {args.concurrency}; {args.duration:.0f} s per query after a warm-up")
+    print(f"{'p50 ms':>8} {'p95 ms':>8} {'req':>6}  query")
+    for query in queries:
+        latencies, statuses, _ = asyncio.run(
+            run(base, token, [query], args.concurrency, args.duration, args.warmup)
+        )
+        ms = [v * 1000 for v in latencies]
+        if len(ms) >= 2 and set(statuses) == {200}:
+            print(f"{percentile(ms, 50):8.1f} {percentile(ms, 95):8.1f} {len(ms):6d}  {query}")
+        else:
+            failed = True
+            print(f"{'-':>8} {'-':>8} {len(ms):6d}  {query}  statuses {statuses}")
+    return 1 if failed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="base URL of a running server")
@@ -183,6 +240,14 @@ def main() -> int:
         help="path and query to GET (repeatable; default: four status/ordering mixes)",
     )
     parser.add_argument(
+        "--suite", choices=["default", "all"], default="default", help="queries without --query"
+    )
+    parser.add_argument(
+        "--each",
+        action="store_true",
+        help="time each query on its own (--duration seconds each) and print one line per query",
+    )
+    parser.add_argument(
         "--print-token", action="store_true", help="print the bench operator's token and exit"
     )
     args = parser.parse_args()
@@ -195,13 +260,15 @@ def main() -> int:
         parser.error("give exactly one of --url and --spawn-workers")
 
     token = args.token or bench_token()
-    queries = args.query or DEFAULT_QUERIES
+    queries = args.query or (ALL_QUERIES if args.suite == "all" else DEFAULT_QUERIES)
     process = None
     try:
         if args.spawn_workers:
             process, base = spawn_gunicorn(args.spawn_workers, args.threads)
         else:
             base = args.url.rstrip("/")
+        if args.each:
+            return run_each(base, token, queries, args)
         latencies, statuses, elapsed = asyncio.run(
             run(base, token, queries, args.concurrency, args.duration, args.warmup)
         )

@@ -8,6 +8,14 @@ everything again, checks that nothing changed, and prints emails/s for both pass
     INBOUND_WEBHOOK_SECRET=... DATABASE_URL=postgres://... \\
         python bench/ingest.py http://127.0.0.1:8000
 
+`--form field` posts the same mail in the field form (`user_email`, `title`,
+`description`, thread headers) instead of raw. With the URL `in-process` the webhook runs
+inside this process (Django's test client, on DATABASE_URL's database, migrated) and
+the CPU time of the process per mail is printed as well, for the whole webhook call and
+for the item validation alone:
+
+    DATABASE_URL=sqlite:////tmp/ingest.sqlite3 python bench/ingest.py in-process --form field
+
 The state is checked in the database when DATABASE_URL (or --database-url) is given
 (psycopg2), otherwise from the webhook's answers alone. Every run uses fresh senders
 and ids, so runs can be repeated against the same database. Standard library only,
@@ -31,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 WEBHOOK_PATH = "/api/v1/inbound/emails/"
@@ -48,8 +57,9 @@ BODY = (
 QUOTE = "\n\nOn Mon, 16 Nov 2026 at 10:15, Service Desk <support@example.com> wrote:\n> {q}\n"
 
 
-def build_items(*, run: str, count: int, senders: int, seed: int) -> list[dict]:
-    """`count` raw-form items from `senders` senders in a shuffled (interleaved) order."""
+def build_items(*, run: str, count: int, senders: int, seed: int, form: str = "raw") -> list[dict]:
+    """`count` items from `senders` senders in a shuffled (interleaved) order, in the raw or
+    the field form."""
     rng = random.Random(seed)
     order = [n % senders for n in range(count)]
     rng.shuffle(order)
@@ -71,10 +81,23 @@ def build_items(*, run: str, count: int, senders: int, seed: int) -> list[dict]:
         if sender in seen:
             body += QUOTE.format(q=subject)
         mail.set_content(body)
+        item_id = f"bench-{run}-{n:06d}"
+        if form == "field":
+            item = {
+                "id": item_id,
+                "user_email": mail["From"],
+                "title": mail["Subject"],
+                "description": body,
+                "message_id": mail["Message-ID"],
+                "date": mail["Date"],
+                "headers": {"To": mail["To"]},
+            }
+            if sender in seen:
+                item["in_reply_to"] = item["references"] = seen[sender]
+            items.append(item)
+        else:
+            items.append({"id": item_id, "raw": base64.b64encode(bytes(mail)).decode("ascii")})
         seen[sender] = mail["Message-ID"]
-        items.append(
-            {"id": f"bench-{run}-{n:06d}", "raw": base64.b64encode(bytes(mail)).decode("ascii")}
-        )
     return items
 
 
@@ -119,6 +142,51 @@ class Poster:
         if response.status != 200:
             raise SystemExit(f"HTTP {response.status}: {data[:500]!r}")
         return json.loads(data), elapsed
+
+
+class InProcessPoster:
+    """Calls the webhook inside this process through Django's test client."""
+
+    def __init__(self, secret: str):
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.test import Client
+
+        settings.INBOUND_WEBHOOK_SECRET = secret
+        settings.ALLOWED_HOSTS = ["*"]
+        self.client = Client()
+        self.secret = secret
+
+    def post(self, body: bytes) -> tuple[dict, float]:
+        headers = sign(self.secret, body)
+        started = time.perf_counter()
+        response = self.client.post(
+            WEBHOOK_PATH,
+            body,
+            content_type="application/json",
+            headers={k: v for k, v in headers.items() if k != "Content-Type"},
+        )
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"{response.status_code}: {response.content[:300]!r}")
+        return response.json(), elapsed
+
+
+def validation_cpu_per_mail(bodies: list[bytes], count: int, repeat: int = 5) -> float:
+    """CPU seconds per mail of the webhook's item validation alone (best of `repeat`)."""
+    from messages_app.webhooks import batch_items
+
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        for body in bodies:
+            batch_items(body)
+        best = min(best, time.process_time() - started)
+    return best / count
 
 
 def run_pass(poster: Poster, bodies: list[bytes], concurrency: int):
@@ -197,7 +265,8 @@ check.failed = False
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("url", help="server base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("url", help="server base URL, e.g. http://127.0.0.1:8000, or `in-process`")
+    parser.add_argument("--form", choices=["raw", "field"], default="raw", help="item form")
     parser.add_argument("--secret", default=os.environ.get("INBOUND_WEBHOOK_SECRET", ""))
     parser.add_argument("--count", type=int, default=2000, help="emails to post (2000)")
     parser.add_argument("--senders", type=int, default=200, help="distinct senders (200)")
@@ -210,19 +279,35 @@ def main() -> int:
         parser.error("give --secret or set INBOUND_WEBHOOK_SECRET")
 
     run = uuid.uuid4().hex[:10]
-    items = build_items(run=run, count=args.count, senders=args.senders, seed=args.seed)
+    items = build_items(
+        run=run, count=args.count, senders=args.senders, seed=args.seed, form=args.form
+    )
     bodies = [
         json.dumps({"messages": items[i : i + args.batch]}).encode()
         for i in range(0, len(items), args.batch)
     ]
-    poster = Poster(args.url, args.secret)
+    in_process = args.url == "in-process"
+    if in_process:
+        poster = InProcessPoster(args.secret)
+        args.concurrency = 1
+    else:
+        poster = Poster(args.url, args.secret)
     size = sum(map(len, bodies)) / len(items)
     print(
-        f"run {run}: {len(items)} emails from {args.senders} senders, {len(bodies)} batches "
-        f"of {args.batch}, {args.concurrency} in parallel, {size:.0f} bytes per item"
+        f"run {run}: {len(items)} {args.form}-form emails from {args.senders} senders, "
+        f"{len(bodies)} batches of {args.batch}, {args.concurrency} in parallel, "
+        f"{size:.0f} bytes per item"
     )
 
+    cpu_started = time.process_time()
     first, first_time = run_pass(poster, bodies, args.concurrency)
+    if in_process:
+        cpu = (time.process_time() - cpu_started) / len(items)
+        validation = validation_cpu_per_mail(bodies, len(items))
+        print(
+            f"CPU per mail, webhook call (pass 1): {cpu * 1e6:8.0f} µs; "
+            f"item validation alone: {validation * 1e6:6.1f} µs"
+        )
     first_summary = summary_of(first)
     first_results = results_of(first)
     print(
@@ -242,7 +327,8 @@ def main() -> int:
         len({r["request_id"] for r in first_results}) == args.senders,
         "one request per sender",
     )
-    before = database_state(args.database_url, run) if args.database_url else None
+    checked = args.database_url.startswith(("postgres://", "postgresql://"))
+    before = database_state(args.database_url, run) if checked else None
     if before:
         check(before["messages"] == len(items), f"{len(items)} messages in the database")
         check(before["distinct_ids"] == len(items), "each id stored once")
@@ -252,7 +338,11 @@ def main() -> int:
             "request counters match the stored messages (acknowledgements included)",
         )
 
+    cpu_started = time.process_time()
     second, second_time = run_pass(poster, bodies, args.concurrency)
+    if in_process:
+        cpu = (time.process_time() - cpu_started) / len(items)
+        print(f"CPU per mail, webhook call (pass 2, duplicates): {cpu * 1e6:8.0f} µs")
     second_summary = summary_of(second)
     print(
         f"pass 2 (duplicate): {len(items) / second_time:8.0f} emails/s "

@@ -137,7 +137,7 @@ admin.site.unregister(SupportRequest)
 
 @admin.register(SupportRequest)
 class SupportRequestWithMessagesAdmin(SupportRequestAdmin):
-    inlines = [MessageInline, *SupportRequestAdmin.inlines]
+    inlines = [MessageInline]
 
     # Deleting a request deletes its messages' stored files too (when no other message
     # uses the same bytes).

@@ -1,31 +1,20 @@
+import json
+
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from operators_app.selectors import get_active_operator
+from servicedesk.api import format_utc
 from servicedesk.exceptions import DomainError
 
 from .counts import requests_changed
-from .models import RequestEvent, SupportRequest
+from .models import SupportRequest
+from .selectors import list_events
 from .services import close_request, take_request
-
-
-class RequestEventInline(admin.TabularInline):
-    """The request's history, oldest first: written by the services, so read-only."""
-
-    model = RequestEvent
-    fields = ["at", "type", "actor_type", "operator", "data"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ["at", "id"]
-    verbose_name_plural = "history"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SupportRequest)
 class SupportRequestAdmin(admin.ModelAdmin):
-    inlines = [RequestEventInline]
     list_display = [
         "id",
         "subject",
@@ -54,6 +43,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
         "first_response_at",
         "message_count",
         "last_reply_by",
+        "history",
     ]
     fieldsets = [
         (None, {"fields": ["subject", "requester_email", "requester_name"]}),
@@ -71,7 +61,29 @@ class SupportRequestAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("History", {"fields": ["history"]}),
     ]
+
+    @admin.display(description="History")
+    def history(self, obj: SupportRequest) -> str:
+        """Who did what and when, oldest first (written by the services, so read-only)."""
+        events = list_events(request_id=obj.pk) if obj.pk else []
+        if not events:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    format_utc(event.at),
+                    event.get_type_display(),
+                    event.operator.name if event.operator else event.get_actor_type_display(),
+                    json.dumps(event.data, ensure_ascii=False) if event.data else "",
+                )
+                for event in events
+            ),
+        )
+        return format_html("<table><tbody>{}</tbody></table>", rows)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -91,7 +91,8 @@ LIST_PARAMETERS = [
         "search",
         {"type": "string", "maxLength": 254},
         description="Words, all of which must appear in the subject or the requester's "
-        "address (case-insensitive substrings).",
+        "address (case-insensitive substrings); or words found in the text of the request's "
+        "messages (whole words, any case; quotes for a phrase, `-word` to exclude one).",
         examples=[OpenApiExample("words", value="printer jam")],
     ),
     OpenApiParameter(

@@ -9,12 +9,13 @@ import re
 
 import django_filters
 from django import forms
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from .models import Status
+from .selectors import search_requests
 
 DEFAULT_ORDERING = "-created_at"
 
@@ -243,7 +244,7 @@ class SupportRequestFilter(django_filters.FilterSet):
     search = TextFilter(
         method="filter_search",
         help_text="Words (all of them) found in the subject or the requester's address, "
-        "case-insensitively.",
+        "case-insensitively, or words in the text of the request's messages.",
     )
     created_after = CreatedFilter(
         method="filter_created_after",
@@ -275,9 +276,7 @@ class SupportRequestFilter(django_filters.FilterSet):
         return qs.filter(requester_email=value.strip().lower())
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        for word in value.split():
-            qs = qs.filter(Q(subject__icontains=word) | Q(requester_email__icontains=word))
-        return qs
+        return search_requests(qs, text=value)
 
     def filter_created_after(self, qs: QuerySet, name: str, value: datetime.datetime) -> QuerySet:
         return qs.filter(created_at__gte=value)

@@ -1,6 +1,10 @@
 """Reads of support requests the API needs, each in one query."""
 
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from messages_app.models import Message
 
 from .models import RequestEvent, SupportRequest
 
@@ -75,3 +79,44 @@ def list_events(*, request_id: int) -> QuerySet[RequestEvent]:
         )
         .order_by("at", "id")
     )
+
+
+# The words of the message text, on PostgreSQL: the `search_vector` column and its GIN
+# index (messages_app migration 0003), `simple` configuration so that Russian and English
+# words alike match as written, any case; `websearch_to_tsquery` takes any user text
+# (quotes for phrases, `-word` to exclude) without a syntax error.
+_TEXT_MATCH_SQL = "search_vector @@ websearch_to_tsquery('simple'::regconfig, %s)"
+
+
+def _matching_message_requests(text: str, *, vendor: str) -> QuerySet:
+    """Ids of requests with a message whose text holds the words of `text`."""
+    if vendor == "postgresql":
+        matching = Message.objects.filter(
+            # A constant SQL text; the user's words go in as a parameter.
+            RawSQL(_TEXT_MATCH_SQL, [text], output_field=BooleanField())  # noqa: S611
+        )
+    else:
+        # The embedded SQLite default: a plain case-insensitive match of each word.
+        matching = Message.objects.exclude(kind="auto")
+        for word in text.split():
+            matching = matching.filter(body__icontains=word)
+    return matching.order_by().values("request_id")
+
+
+def search_requests(queryset: QuerySet, *, text: str) -> QuerySet:
+    """Requests whose subject or requester's address holds every word of `text`
+    (substrings, any case), or with a message whose text holds its words.
+
+    Both halves are index searches on PostgreSQL (trigram indexes on the subject and the
+    address, full-text on messages) joined by a UNION, so that a rare or absent word
+    costs a few index probes instead of a pass over every request.
+    """
+    words = text.split()
+    if not words:
+        return queryset
+    by_words = SupportRequest.objects.order_by()
+    for word in words:
+        by_words = by_words.filter(Q(subject__icontains=word) | Q(requester_email__icontains=word))
+    vendor = connections[queryset.db].vendor
+    matching = by_words.values("pk").union(_matching_message_requests(text, vendor=vendor))
+    return queryset.filter(pk__in=matching)
