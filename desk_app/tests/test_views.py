@@ -560,3 +560,13 @@ def test_reply_declaring_a_body_past_the_files_limit_is_refused_unread(desk, set
     assert response.status_code == 413
     assert b"The attached files are too large" in response.content
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
+
+
+def test_queue_search_finds_words_in_the_mail_text(desk):
+    found = SupportRequestFactory(subject="Broken device")
+    InboundMessageFactory(request=found, body="The toner cartridge leaks", kind=Kind.REQUESTER)
+    SupportRequestFactory(subject="Other thing")
+
+    rows = desk.get(QUEUE, {"tab": "open", "q": "toner"}).context["rows"]
+
+    assert [row["id"] for row in rows] == [found.pk]
