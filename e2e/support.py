@@ -515,3 +515,24 @@ def raw_item(raw_message: bytes, *, provider_id: str | None = None) -> dict[str,
     if provider_id is not None:
         item["id"] = provider_id
     return item
+
+
+# Browser
+# ------------------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, with nothing that reaches outside the machine."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )

@@ -15,10 +15,13 @@ import pytest
 
 from e2e.conftest import require_binaries
 from e2e.support import (
+    CHROMIUM,
+    REPO_ROOT,
     ProcessGroup,
     SMTPSink,
     fresh_database,
     gunicorn,
+    launch_chromium,
     manage,
     post_webhook,
     service_env,
@@ -28,9 +31,8 @@ pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-desk-webhook-secret"
 SUPPORT = "support@example.com"
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "desk-e2e-password-not-secret"
-ARTIFACTS = __import__("e2e.support", fromlist=["REPO_ROOT"]).REPO_ROOT / "var" / "artifacts"
+ARTIFACTS = REPO_ROOT / "var" / "artifacts"
 # Alice works the queue; Bob is the colleague she hands a request to.
 PEOPLE_SCRIPT = f"""
 from django.contrib.auth import get_user_model
@@ -114,18 +116,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(playwright)
         try:
             yield browser
         finally:
