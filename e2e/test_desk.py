@@ -183,6 +183,14 @@ def test_an_operator_does_the_whole_job_in_the_console(desk, chromium, tmp_path)
         expect(alice.locator("#conversation h1")).to_contain_text(subject)
         expect(alice.locator(".msg-requester")).to_contain_text("It jams. Help!")
 
+        # A mail's HTML version opens on demand in a sandboxed frame.
+        alice.locator(".msg-auto .html-slot button").first.click()
+        frame = alice.locator("iframe.mail-html").first
+        expect(frame).to_have_attribute("sandbox", "")
+        expect(alice.frame_locator("iframe.mail-html").first.locator("body")).to_contain_text(
+            "We have received your request"
+        )
+
         # Take with the keyboard.
         alice.keyboard.press("t")
         expect(alice.locator(".notice")).to_have_text("You took this request.")

@@ -252,7 +252,7 @@ class ReplyMultipartSerializer(ReplyCreateSerializer):
 class NoteCreateSerializer(serializers.Serializer):
     """An internal note, for operators only."""
 
-    body = serializers.CharField(
+    body = StringField(
         max_length=100_000,
         trim_whitespace=False,
         help_text="Plain text, at most 100,000 characters; must not be empty or only whitespace.",
@@ -281,8 +281,8 @@ class CannedReplySerializer(serializers.ModelSerializer):
     `{operator_name}`, `{request_id}` and `{subject}` are filled in when it is sent; any other
     brace text stays as it is."""
 
-    title = serializers.CharField(max_length=200)
-    body = serializers.CharField(max_length=100_000, trim_whitespace=False)
+    title = StringField(max_length=200)
+    body = StringField(max_length=100_000, trim_whitespace=False)
     created_by = OperatorRefSerializer(read_only=True)
     updated_at = UTCDateTimeField(read_only=True)
 

@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from operators_app.serializers import OperatorRefSerializer
-from servicedesk.api import UTCDateTimeField, format_utc
+from servicedesk.api import EmailStringField, StringField, UTCDateTimeField, format_utc
 
 from .models import ActorType, EventType, Party, RequestEvent, Status, SupportRequest, waiting_on
 
@@ -166,16 +166,14 @@ def _not_blank(value: str) -> str:
 class OpenRequestSerializer(serializers.Serializer):
     """An operator opens a request by writing to the requester first."""
 
-    requester_email = serializers.EmailField(max_length=254, help_text="The requester's address.")
-    requester_name = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default=""
-    )
-    subject = serializers.CharField(
+    requester_email = EmailStringField(max_length=254, help_text="The requester's address.")
+    requester_name = StringField(max_length=200, required=False, allow_blank=True, default="")
+    subject = StringField(
         max_length=400,
         validators=[_not_blank],
         help_text="The request's subject; the first mail's subject with `[#<id>]` added.",
     )
-    body = serializers.CharField(
+    body = StringField(
         max_length=100_000,
         trim_whitespace=False,
         validators=[_not_blank],
