@@ -275,6 +275,9 @@ def stack(tmp_path_factory):
             DJANGO_SUPERUSER_EMAIL="ops-admin@example.com",
         )
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        # Every process with PROMETHEUS_MULTIPROC_DIR writes its metrics there, manage.py
+        # commands too (the entrypoint makes it for the roles it starts).
+        metrics_dir.mkdir(exist_ok=True)
         manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
         outputs = _migrate_twice_at_once(env, tmp)
         # One of them applied every migration; the other waited on the lock, found none.
