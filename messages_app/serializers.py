@@ -238,6 +238,17 @@ class ReplyCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class ReplyMultipartSerializer(ReplyCreateSerializer):
+    """An operator's reply as `multipart/form-data`, with files (documentation)."""
+
+    attachments = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        help_text="Files to attach: at most OUTBOUND_ATTACHMENT_MAX_COUNT (default 20), at most "
+        "OUTBOUND_ATTACHMENT_MAX_BYTES (default 10 MiB) all together.",
+    )
+
+
 class NoteCreateSerializer(serializers.Serializer):
     """An internal note, for operators only."""
 
@@ -287,14 +298,3 @@ class CannedReplySerializer(serializers.ModelSerializer):
 
     def validate_body(self, value: str) -> str:
         return self.validate_title(value)
-
-
-class ReplyMultipartSerializer(ReplyCreateSerializer):
-    """An operator's reply as `multipart/form-data`, with files (documentation)."""
-
-    attachments = serializers.ListField(
-        child=serializers.FileField(),
-        required=False,
-        help_text="Files to attach: at most OUTBOUND_ATTACHMENT_MAX_COUNT (default 20), at most "
-        "OUTBOUND_ATTACHMENT_MAX_BYTES (default 10 MiB) all together.",
-    )
