@@ -238,8 +238,9 @@ class ReplyCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class ReplyMultipartSerializer(ReplyCreateSerializer):
-    """An operator's reply as `multipart/form-data`, with files (documentation)."""
+class OutboundFilesSerializer(serializers.Serializer):
+    """The files of an operator's mail sent as `multipart/form-data` (documentation: the
+    view reads them with `attachments.uploaded_files`, within the limits)."""
 
     attachments = serializers.ListField(
         child=serializers.FileField(),
@@ -247,6 +248,10 @@ class ReplyMultipartSerializer(ReplyCreateSerializer):
         help_text="Files to attach: at most OUTBOUND_ATTACHMENT_MAX_COUNT (default 20), at most "
         "OUTBOUND_ATTACHMENT_MAX_BYTES (default 10 MiB) all together.",
     )
+
+
+class ReplyMultipartSerializer(ReplyCreateSerializer, OutboundFilesSerializer):
+    """An operator's reply as `multipart/form-data`, with files (documentation)."""
 
 
 class NoteCreateSerializer(serializers.Serializer):
