@@ -38,7 +38,7 @@ def redis_available() -> bool:
 # indexes); the test database is built from the models (--no-migrations).
 POSTGRES_ONLY_SQL = [
     ("requests_app.migrations.0003_workflow_events_first_response_list_indexes", "TRIGRAM_SQL"),
-    ("messages_app.migrations.0003_notes_canned_replies_search", "SEARCH_SQL"),
+    ("messages_app.migrations.0004_notes_canned_replies_search", "SEARCH_SQL"),
 ]
 
 
