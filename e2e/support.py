@@ -538,3 +538,24 @@ def s3_client(endpoint_url: str):
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+# Browser
+# ------------------------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, with nothing that reaches outside the machine."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )

@@ -37,12 +37,14 @@ import pytest
 
 from e2e.conftest import require_binaries
 from e2e.support import (
+    CHROMIUM,
     REPO_ROOT,
     ManagedProcess,
     ProcessGroup,
     SMTPSink,
     free_port,
     http,
+    launch_chromium,
     manage,
     redis_server,
     service_env,
@@ -57,7 +59,6 @@ ADMIN = ("ops-admin", "ops-admin-password-not-secret")
 SUPPORT = "support@example.com"
 ARTIFACTS = REPO_ROOT / "var" / "e2e-artifacts"
 ENTRYPOINT = str(REPO_ROOT / "docker" / "entrypoint.sh")
-CHROMIUM = "/usr/bin/chromium"
 INBOUND_CAP = 25 * 1024 * 1024
 
 
@@ -274,6 +275,9 @@ def stack(tmp_path_factory):
             DJANGO_SUPERUSER_EMAIL="ops-admin@example.com",
         )
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        # Every process with PROMETHEUS_MULTIPROC_DIR writes its metrics there, manage.py
+        # commands too (the entrypoint makes it for the roles it starts).
+        metrics_dir.mkdir(exist_ok=True)
         manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
         outputs = _migrate_twice_at_once(env, tmp)
         # One of them applied every migration; the other waited on the lock, found none.
@@ -611,21 +615,6 @@ def test_the_container_health_checks_pass_for_every_role(stack, role):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _launch_chromium(playwright):
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    )
-
-
 def test_an_operator_takes_and_closes_a_request_in_the_admin_and_opens_swagger_ui(stack):
     require_binaries(CHROMIUM)
     from playwright.sync_api import expect, sync_playwright
@@ -639,7 +628,7 @@ def test_an_operator_takes_and_closes_a_request_in_the_admin_and_opens_swagger_u
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     with sync_playwright() as playwright:
-        chromium = _launch_chromium(playwright)
+        chromium = launch_chromium(playwright)
         try:
             page = chromium.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{stack.base_url}/admin/login/?next=/admin/")

@@ -1,9 +1,11 @@
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db.models import Count
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.timezone import localtime
 
 from operators_app.selectors import get_active_operator
 from requests_app.admin import SupportRequestAdmin
@@ -15,23 +17,8 @@ from .attachments import (
     delete_messages,
     delete_requests,
 )
-from .delivery import give_up_after
-from .models import Attachment, CannedReply, DeliveryStatus, Message
-from .outbox import enqueue_delivery
-
-HISTORY_FIELDS = [
-    "created_at",
-    "direction",
-    "kind",
-    "author_email",
-    "subject",
-    "body",
-    "delivery_status",
-    "sent_at",
-    "attempts",
-    "last_error",
-    "files",
-]
+from .models import Attachment, CannedReply, Message
+from .outbox import send_again
 
 
 def _download_link(attachment: Attachment) -> str:
@@ -67,22 +54,62 @@ class FilesMixin:
         return format_html("<br>".join(["{}"] * len(links)), *links) if links else "-"
 
 
-class MessageInline(FilesMixin, admin.StackedInline):
-    """A request's mail, oldest first: history, so read-only."""
+class MessageInline(admin.TabularInline):
+    """A request's mail, oldest first, one line each with a link to the whole message:
+    history, so read-only."""
 
     model = Message
-    fields = HISTORY_FIELDS
-    readonly_fields = HISTORY_FIELDS
+    fields = ["sent", "who", "line", "delivery", "file_count"]
+    readonly_fields = fields
     extra = 0
     can_delete = False
-    show_change_link = True
     ordering = ["created_at", "id"]
+    classes = ["message-lines"]
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("attachments")
+        return (
+            super()
+            .get_queryset(request)
+            .only(
+                "request_id",
+                "created_at",
+                "direction",
+                "kind",
+                "author_email",
+                "subject",
+                "reply",
+                "delivery_status",
+            )
+            .annotate(files=Count("attachments"))
+        )
+
+    @admin.display(description="When")
+    def sent(self, message: Message) -> str:
+        return date_format(localtime(message.created_at), "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description="From")
+    def who(self, message: Message) -> str:
+        return f"{message.get_kind_display()}: {message.author_email}"
+
+    @admin.display(description="Message")
+    def line(self, message: Message) -> str:
+        text = " ".join((message.reply or message.subject).split())
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:messages_app_message_change", args=[message.pk]),
+            Truncator(text).chars(120) or f"#{message.pk}",
+        )
+
+    @admin.display(description="Delivery")
+    def delivery(self, message: Message) -> str:
+        return message.get_delivery_status_display() or "-"
+
+    @admin.display(description="Files")
+    def file_count(self, message: Message) -> int:
+        return message.files
 
 
 class AttachmentInline(admin.TabularInline):
@@ -139,6 +166,14 @@ class CannedReplyAdmin(admin.ModelAdmin):
             obj.created_by = get_active_operator(user=request.user)
         super().save_model(request, obj, form, change)
 
+    # Deleting a request deletes its messages' stored files too (when no other message
+    # uses the same bytes).
+    def delete_model(self, request, obj):
+        delete_requests(request_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        delete_requests(request_ids=list(queryset.values_list("pk", flat=True)))
+
 
 @admin.register(Message)
 class MessageAdmin(FilesMixin, admin.ModelAdmin):
@@ -179,21 +214,9 @@ class MessageAdmin(FilesMixin, admin.ModelAdmin):
 
     @admin.action(description="Send selected failed messages again")
     def send_again(self, request, queryset):
-        with transaction.atomic():
-            ids = list(
-                queryset.filter(delivery_status=DeliveryStatus.FAILED).values_list("pk", flat=True)
-            )
-            Message.objects.filter(pk__in=ids).update(
-                delivery_status=DeliveryStatus.PENDING,
-                attempts=0,
-                unfinished_attempts=0,
-                next_attempt_at=timezone.now(),
-                give_up_at=timezone.now() + give_up_after(),
-                last_error="",
-            )
-            for pk in ids:
-                transaction.on_commit(lambda pk=pk: enqueue_delivery(pk))
-        skipped = queryset.count() - len(ids)
+        selected = list(queryset.values_list("pk", flat=True))
+        ids = send_again(message_ids=selected)
+        skipped = len(selected) - len(ids)
         self.message_user(request, f"Queued {len(ids)} message(s) for delivery.", messages.SUCCESS)
         if skipped:
             self.message_user(

@@ -19,7 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from operators_app.permissions import IsActiveOperator
-from servicedesk.api import NO_OPERATOR_PROFILE, UNAUTHENTICATED, error_response
+from servicedesk.api import (
+    NO_OPERATOR_PROFILE,
+    UNAUTHENTICATED,
+    error_response,
+    validation_response,
+)
 from servicedesk.renderers import JSONRenderer
 
 from .attachments import CHUNK, INLINE_TYPES, open_raw, open_stream
@@ -164,6 +169,9 @@ class AttachmentDownloadApi(DownloadApi):
                 description="The requested byte range (`Content-Range: bytes a-b/size`).",
             ),
             304: OpenApiResponse(description="The client's copy (If-None-Match) is current."),
+            400: validation_response(
+                "A query parameter is given twice.", {"disposition": ["Give this parameter once."]}
+            ),
             **ATTACHMENT_ERRORS,
             416: error_response(
                 "The range starts past the end of the file (`Content-Range: bytes */size`).",

@@ -199,3 +199,25 @@ def enqueue_delivery(message_id: int) -> bool:
         )
         return False
     return True
+
+
+def send_again(*, message_ids: list[int]) -> list[int]:
+    """Queue failed outbound messages for delivery again, from a fresh start; the ids queued
+    (messages that had not failed are left alone)."""
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update()
+            .filter(pk__in=message_ids, delivery_status=DeliveryStatus.FAILED)
+            .values_list("pk", flat=True)
+        )
+        now = timezone.now()
+        Message.objects.filter(pk__in=ids).update(
+            delivery_status=DeliveryStatus.PENDING,
+            attempts=0,
+            unfinished_attempts=0,
+            next_attempt_at=now,
+            give_up_at=now + give_up_after(),
+            last_error="",
+        )
+        transaction.on_commit(partial(enqueue_deliveries, ids), robust=True)
+    return ids

@@ -238,6 +238,22 @@ class ReplyCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class OutboundFilesSerializer(serializers.Serializer):
+    """The files of an operator's mail sent as `multipart/form-data` (documentation: the
+    view reads them with `attachments.uploaded_files`, within the limits)."""
+
+    attachments = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        help_text="Files to attach: at most OUTBOUND_ATTACHMENT_MAX_COUNT (default 20), at most "
+        "OUTBOUND_ATTACHMENT_MAX_BYTES (default 10 MiB) all together.",
+    )
+
+
+class ReplyMultipartSerializer(ReplyCreateSerializer, OutboundFilesSerializer):
+    """An operator's reply as `multipart/form-data`, with files (documentation)."""
+
+
 class NoteCreateSerializer(serializers.Serializer):
     """An internal note, for operators only."""
 
@@ -287,14 +303,3 @@ class CannedReplySerializer(serializers.ModelSerializer):
 
     def validate_body(self, value: str) -> str:
         return self.validate_title(value)
-
-
-class ReplyMultipartSerializer(ReplyCreateSerializer):
-    """An operator's reply as `multipart/form-data`, with files (documentation)."""
-
-    attachments = serializers.ListField(
-        child=serializers.FileField(),
-        required=False,
-        help_text="Files to attach: at most OUTBOUND_ATTACHMENT_MAX_COUNT (default 20), at most "
-        "OUTBOUND_ATTACHMENT_MAX_BYTES (default 10 MiB) all together.",
-    )

@@ -451,6 +451,8 @@ def _plain_field_item(index: int, value: dict) -> InboundItem | None:
     except InvalidAddressError:
         return None
     fields["headers"] = dict(headers) if headers else {}
+    # What the serializer path gives an item without omitted attachments.
+    fields["attachments_omitted"] = []
     return InboundItem(index=index, external_id=(given_id or "").strip() or None, fields=fields)
 
 

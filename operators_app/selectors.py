@@ -33,3 +33,8 @@ def list_operators() -> QuerySet[Operator]:
 def get_operator(*, operator_id: int) -> Operator | None:
     """One operator with `open_requests`, or None."""
     return list_operators().filter(pk=operator_id).first()
+
+
+def list_active_operators() -> QuerySet[Operator]:
+    """Operators whose user is active, by name: whom a request can be handed to."""
+    return Operator.objects.filter(user__is_active=True).only("id", "name").order_by("name", "id")

@@ -104,6 +104,19 @@ class SupportRequest(models.Model):
             models.Index(fields=["requester_email", "id"], name="request_requester_id"),
             models.Index(fields=["status", "id"], name="request_status_id"),
             models.Index(fields=["operator", "id"], name="request_operator_id"),
+            # The console's default queue order over open requests: waiting on an operator
+            # (the requester wrote last) first, the longest wait first; for everyone's, and
+            # for one operator's (or nobody's) requests.
+            models.Index(
+                fields=["-last_reply_by", "last_message_at", "id"],
+                condition=~Q(status=Status.CLOSED),
+                name="request_desk_waiting",
+            ),
+            models.Index(
+                fields=["operator", "-last_reply_by", "last_message_at", "id"],
+                condition=~Q(status=Status.CLOSED),
+                name="request_desk_waiting_operator",
+            ),
             models.Index(fields=["operator_name", "id"], name="request_operator_name_id"),
         ]
 

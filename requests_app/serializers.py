@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from messages_app.email_parsing import InvalidAddressError, normalise_email
+from messages_app.serializers import OutboundFilesSerializer
 from operators_app.serializers import OperatorRefSerializer
 from servicedesk.api import StringField, UTCDateTimeField, format_utc
 
@@ -189,15 +190,8 @@ class OpenRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc), code="invalid") from None
 
 
-class OpenRequestMultipartSerializer(OpenRequestSerializer):
+class OpenRequestMultipartSerializer(OpenRequestSerializer, OutboundFilesSerializer):
     """Opening a request as `multipart/form-data`, with files (documentation)."""
-
-    attachments = serializers.ListField(
-        child=serializers.FileField(),
-        required=False,
-        help_text="Files to attach: at most OUTBOUND_ATTACHMENT_MAX_COUNT (default 20), at most "
-        "OUTBOUND_ATTACHMENT_MAX_BYTES (default 10 MiB) all together.",
-    )
 
 
 class AssignSerializer(serializers.Serializer):

@@ -103,12 +103,14 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_htmx",
 ]
 LOCAL_APPS = [
     "servicedesk",
     "operators_app",
     "requests_app",
     "messages_app",
+    "desk_app",
 ]
 # servicedesk first: its `runserver` (which prints where the admin is) replaces the one of
 # django.contrib.staticfiles, and management commands go to the first app that has them.
@@ -141,6 +143,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx for the operator console's partial answers.
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A query parameter given twice is honoured whole or refused, never half read.
     "servicedesk.queryparams.RepeatedQueryParamsMiddleware",
@@ -253,6 +257,11 @@ MESSAGE_ID_DOMAIN = env.str("MESSAGE_ID_DOMAIN", default=SUPPORT_EMAIL.rpartitio
 # ADMIN
 # ------------------------------------------------------------------------------
 ADMIN_URL = "admin/"
+
+# OPERATOR CONSOLE
+# ------------------------------------------------------------------------------
+LOGIN_URL = "desk:login"
+LOGIN_REDIRECT_URL = "desk:queue"
 
 # LOGGING
 # ------------------------------------------------------------------------------

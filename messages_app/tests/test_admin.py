@@ -57,3 +57,19 @@ def test_send_again_requeues_failed_messages_only(
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == [failed.request.requester_email]
     assert b"Skipped 1 message(s)" in response.content
+
+
+def test_request_page_lists_its_mail_one_line_each_with_a_link(admin_client_):
+    message = InboundMessageFactory(body="Long body\n" * 50, reply="The printer jams again")
+    OutboundMessageFactory(request=message.request, body="Try this", reply="Try this")
+
+    response = admin_client_.get(
+        reverse("admin:requests_app_supportrequest_change", args=[message.request.pk])
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "The printer jams again" in content
+    assert reverse("admin:messages_app_message_change", args=[message.pk]) in content
+    assert "Long body" not in content
+    assert "<textarea" not in content.split('id="messages-group"')[1]

@@ -15,6 +15,7 @@ def through_serializer(value: dict):
     data = dict(serializer.validated_data)
     external_id = (data.pop("id", "") or "").strip() or None
     data["headers"] = data.get("headers") or {}
+    data["attachments_omitted"] = [dict(item) for item in data.get("attachments_omitted") or []]
     return external_id, data
 
 

@@ -157,6 +157,8 @@ def test_editing_a_subject_in_the_admin_retires_the_cached_counts(
                 # The read-only messages inline still posts its management form.
                 "messages-TOTAL_FORMS": "0",
                 "messages-INITIAL_FORMS": "0",
+                "events-TOTAL_FORMS": "0",
+                "events-INITIAL_FORMS": "0",
             },
         )
 

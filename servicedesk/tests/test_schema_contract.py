@@ -210,9 +210,16 @@ LIVE_CHECKS = [
     allow_header_conformance,
 ]
 # Where the contract itself answers otherwise than those two checks expect: valid-looking
-# credentials that are wrong, and a username already taken, are 400; the webhook answers
-# 200 with the invalid items `rejected` (each item is handled on its own).
-VALID_INPUT_REFUSED_BY_CONTRACT = {("/api/v1/auth/token/", "post"), ("/api/v1/operators/", "post")}
+# credentials that are wrong, a username already taken, an operator id that is nobody's
+# (assign) and a reply with neither `body` nor `canned_reply` (one of the two is required,
+# which the schema cannot say) are 400; the webhook answers 200 with the invalid items
+# `rejected` (each item is handled on its own).
+VALID_INPUT_REFUSED_BY_CONTRACT = {
+    ("/api/v1/auth/token/", "post"),
+    ("/api/v1/operators/", "post"),
+    ("/api/v1/requests/{id}/assign/", "post"),
+    ("/api/v1/requests/{id}/messages/", "post"),
+}
 INVALID_ITEMS_ANSWERED_200 = {("/api/v1/inbound/emails/", "post")}
 
 

@@ -18,7 +18,7 @@ def copy_operator_names(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("operators_app", "0001_initial"),
-        ("requests_app", "0003_workflow_events_first_response_list_indexes"),
+        ("requests_app", "0004_desk_waiting_indexes"),
     ]
 
     operations = [
