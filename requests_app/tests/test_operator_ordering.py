@@ -49,12 +49,8 @@ def test_operator_ordering_sorts_by_the_holder_name_set_by_open_take_and_assign(
         (by_carol.pk, "Carol"),
         (nobody.pk, None),
     ]
-    assert [pk for pk, _ in listed(operator_client, "-operator")] == [
-        nobody.pk,
-        by_carol.pk,
-        by_bob.pk,
-        by_alice.pk,
-    ]
+    descending = [pk for pk, _ in listed(operator_client, "-operator")]
+    assert descending == [r.pk for r in (nobody, by_carol, by_bob, by_alice)]
 
 
 def test_a_request_handed_on_sorts_under_its_new_holder(operator_client, held):
@@ -65,12 +61,8 @@ def test_a_request_handed_on_sorts_under_its_new_holder(operator_client, held):
     )
 
     # Two requests of Carol's: the older first (ties go by id).
-    assert [pk for pk, _ in listed(operator_client, "operator")] == [
-        by_bob.pk,
-        by_carol.pk,
-        by_alice.pk,
-        nobody.pk,
-    ]
+    ascending = [pk for pk, _ in listed(operator_client, "operator")]
+    assert ascending == [r.pk for r in (by_bob, by_carol, by_alice, nobody)]
 
 
 def test_a_renamed_operator_requests_sort_under_the_new_name(operator_client, held):
