@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from requests_app.models import OPEN_STATUSES
 
 from .models import Operator
-from .services import attach_operator, create_operator
+from .services import attach_operator, create_operator, rename_operator
 
 
 class OperatorCreationForm(forms.ModelForm):
@@ -97,7 +97,10 @@ class OperatorAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            if "name" in form.changed_data:
+                rename_operator(operator=obj, name=obj.name)
+            else:
+                super().save_model(request, obj, form, change)
             return
         data = form.cleaned_data
         if data.get("existing_user"):

@@ -4,6 +4,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from requests_app.models import SupportRequest
 from servicedesk.exceptions import InvalidCredentialsError
 
 from .models import Operator
@@ -27,6 +28,15 @@ def create_operator(
             user.set_unusable_password()
         user.save()
         return Operator.objects.create(user=user, name=name)
+
+
+def rename_operator(*, operator: Operator, name: str) -> Operator:
+    """Give `operator` a new name, and the requests they hold the copy their list ordering uses."""
+    with transaction.atomic():
+        operator.name = name
+        operator.save(update_fields=["name"])
+        SupportRequest.objects.filter(operator=operator).update(operator_name=name)
+    return operator
 
 
 def operator_name_for(user) -> str:

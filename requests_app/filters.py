@@ -19,7 +19,8 @@ from .selectors import search_requests
 
 DEFAULT_ORDERING = "-created_at"
 
-# Public ordering name -> model field. `operator` sorts by the operator's name.
+# Public ordering name -> model field. `operator` sorts by the operator's name (the copy
+# kept on the request, indexed with `id`).
 ORDERING_FIELDS: dict[str, str] = {
     "id": "id",
     "created_at": "created_at",
@@ -27,10 +28,10 @@ ORDERING_FIELDS: dict[str, str] = {
     "status": "status",
     "subject": "subject",
     "requester_email": "requester_email",
-    "operator": "operator__name",
+    "operator": "operator_name",
     "last_message_at": "last_message_at",
 }
-_NULLABLE_ORDERING = {"operator__name", "last_message_at"}
+_NULLABLE_ORDERING = {"operator_name", "last_message_at"}
 
 # An unencoded `+` in a query string arrives as a space: `...T10:15:00 05:30`.
 _SPACE_OFFSET = re.compile(

@@ -45,6 +45,9 @@ class SupportRequest(models.Model):
         on_delete=models.PROTECT,
         related_name="requests",
     )
+    # The holder's name, copied by the services that set `operator` or rename an operator,
+    # so that the list's `operator` ordering walks an index of this table (null: nobody).
+    operator_name = models.CharField(max_length=150, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     taken_at = models.DateTimeField(null=True, blank=True)
@@ -114,6 +117,7 @@ class SupportRequest(models.Model):
                 condition=~Q(status=Status.CLOSED),
                 name="request_desk_waiting_operator",
             ),
+            models.Index(fields=["operator_name", "id"], name="request_operator_name_id"),
         ]
 
     def __str__(self) -> str:

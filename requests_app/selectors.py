@@ -88,7 +88,7 @@ def list_events(*, request_id: int) -> QuerySet[RequestEvent]:
 
 
 # The words of the message text, on PostgreSQL: the `search_vector` column and its GIN
-# index (messages_app migration 0003), `simple` configuration so that Russian and English
+# index (messages_app migration 0004), `simple` configuration so that Russian and English
 # words alike match as written, any case; `websearch_to_tsquery` takes any user text
 # (quotes for phrases, `-word` to exclude) without a syntax error.
 _TEXT_MATCH_SQL = "search_vector @@ websearch_to_tsquery('simple'::regconfig, %s)"

@@ -63,7 +63,8 @@ def take_request(*, request_id: int, operator: Operator) -> SupportRequest:
             raise AlreadyTakenError()
         changed = _change_status(support_request=support_request, to=Status.IN_PROGRESS)
         support_request.operator = operator
-        support_request.save(update_fields=[*changed, "operator"])
+        support_request.operator_name = operator.name
+        support_request.save(update_fields=[*changed, "operator", "operator_name"])
         requests_changed()
         record_event(request_id=request_id, type=EventType.TAKEN, operator=operator)
         queue_notice(support_request=support_request, notice=Notice.TAKEN)
@@ -126,6 +127,7 @@ def open_request(
             requester_name=requester_name,
             status=Status.IN_PROGRESS,
             operator=operator,
+            operator_name=operator.name,
             created_at=now,
             taken_at=now,
         )
@@ -188,7 +190,8 @@ def assign_request(*, request_id: int, actor: Operator, to_operator_id: int) -> 
         else:
             changed = ["updated_at"]
         support_request.operator = target
-        support_request.save(update_fields=[*changed, "operator"])
+        support_request.operator_name = target.name
+        support_request.save(update_fields=[*changed, "operator", "operator_name"])
         requests_changed()
         record_event(
             request_id=request_id,

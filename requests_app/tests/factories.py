@@ -14,6 +14,9 @@ class SupportRequestFactory(factory.django.DjangoModelFactory):
     requester_name = factory.Faker("name")
     status = Status.NEW
     last_message_at = factory.LazyFunction(timezone.now)
+    operator = None
+    # As the services keep it: the holder's name, copied for the list's ordering.
+    operator_name = factory.LazyAttribute(lambda o: o.operator.name if o.operator else None)
 
     class Params:
         taken = factory.Trait(

@@ -81,6 +81,8 @@ def _plan(params: dict, *, page: slice = slice(0, 50)) -> str:
         ({"ordering": "status"}, "request_status_id"),
         ({"ordering": "-updated_at"}, "request_updated"),
         ({"ordering": "last_message_at"}, "request_last_message"),
+        ({"ordering": "operator"}, "request_operator_name_id"),
+        ({"ordering": "-operator"}, "request_operator_name_id"),
         ({"status": "closed", "ordering": "-updated_at"}, "request_status_updated"),
     ],
 )

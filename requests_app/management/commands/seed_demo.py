@@ -218,6 +218,7 @@ class Command(BaseCommand):
             "requester_name": name,
             "status": status,
             "operator_id": operator.pk if operator else None,
+            "operator_name": operator.name if operator else None,
             "created_at": created,
             "taken_at": None,
             "closed_at": None,
