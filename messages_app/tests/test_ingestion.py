@@ -550,7 +550,7 @@ def test_queries_for_new_senders_do_not_grow_with_their_number(
     # insert of the requests and one of the messages, then for the acknowledgements: the
     # hourly cap's count, one insert and one counter update; and one insert of the
     # requests' history events.
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         results = ingest(*items)
     assert {r.outcome for r in results} == {Outcome.CREATED}
     assert acknowledgements().count() == senders
