@@ -6,7 +6,7 @@ from rest_framework import serializers
 from messages_app.email_parsing import InvalidAddressError, normalise_email
 from messages_app.serializers import OutboundFilesSerializer
 from operators_app.serializers import OperatorRefSerializer
-from servicedesk.api import StringField, UTCDateTimeField, format_utc
+from servicedesk.api import EmailStringField, StringField, UTCDateTimeField, format_utc
 
 from .models import ActorType, EventType, Party, RequestEvent, Status, SupportRequest, waiting_on
 
@@ -168,7 +168,7 @@ def _not_blank(value: str) -> str:
 class OpenRequestSerializer(serializers.Serializer):
     """An operator opens a request by writing to the requester first."""
 
-    requester_email = StringField(max_length=254, help_text="The requester's address.")
+    requester_email = EmailStringField(max_length=254, help_text="The requester's address.")
     requester_name = StringField(max_length=200, required=False, allow_blank=True, default="")
     subject = StringField(
         max_length=400,
