@@ -75,11 +75,12 @@ TRANSITION_CONFLICT = error_response(
 LIST_PARAMETERS = [
     OpenApiParameter(
         "status",
-        {"type": "array", "items": {"type": "string", "enum": Status.values}},
+        {"type": "array", "minItems": 1, "items": {"type": "string", "enum": Status.values}},
         style="form",
         explode=False,
         description="`new`, `in_progress` or `closed`; several comma-separated (the parameter "
-        "may also be repeated: `status=new&status=closed`). Another value answers 400. "
+        "may also be repeated: `status=new&status=closed`). Another value, or an empty one, "
+        "answers 400. "
         "Examples: `new,in_progress` (open requests), `closed`.",
     ),
     OpenApiParameter(
@@ -120,6 +121,7 @@ LIST_PARAMETERS = [
         "ordering",
         {
             "type": "array",
+            "minItems": 1,
             "items": {
                 "type": "string",
                 "enum": [sign + name for name in ORDERING_FIELDS for sign in ("", "-")],
@@ -132,7 +134,8 @@ LIST_PARAMETERS = [
         + " (`operator` orders by the operator's name, unassigned last; `status` by its "
         "code: closed, in_progress, new). Default "
         "`-created_at`. Ties are broken by `id` in the direction of the last field. "
-        "The parameter may also be repeated, read in order. An unknown field answers 400. "
+        "The parameter may also be repeated, read in order. An unknown or empty field answers "
+        "400. "
         "Examples: `-created_at` (newest first), `status,last_message_at`.",
     ),
 ]
