@@ -125,7 +125,7 @@ def _celery_tasks_in_process():
 @pytest.fixture(autouse=True)
 def _broker_not_paused(monkeypatch):
     """A publish one test saw fail must not pause publishing in the next."""
-    monkeypatch.setattr("messages_app.outbox._broker_paused_until", 0.0)
+    monkeypatch.setattr("messages_app.outbound.outbox._broker_paused_until", 0.0)
 
 
 @pytest.fixture(autouse=True)

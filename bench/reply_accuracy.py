@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from messages_app.email_parsing import parse_raw_email  # noqa: E402
+from messages_app.parsing.mime import parse_raw_email  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "replies"
 

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from desk_app import views
 
 app_name = "desk"
 

@@ -18,6 +18,9 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import ValidationError
 
+from desk_app.errors import describe
+from desk_app.security import MAIL_FRAME_CSP, operator_required, with_desk_csp
+from desk_app.selectors import SORTS, TABS, get_queue
 from messages_app.attachments import (
     INLINE_TYPES,
     AttachmentsTooLargeError,
@@ -25,7 +28,7 @@ from messages_app.attachments import (
     refuse_oversized_upload,
 )
 from messages_app.canned import render_canned_reply
-from messages_app.outbox import send_again
+from messages_app.outbound.outbox import send_again
 from messages_app.selectors import (
     get_canned_reply,
     get_message,
@@ -46,10 +49,6 @@ from requests_app.services import (
     take_request,
 )
 from servicedesk.exceptions import DomainError, OpenRequestExistsError
-
-from .errors import describe
-from .security import MAIL_FRAME_CSP, operator_required, with_desk_csp
-from .selectors import SORTS, TABS, get_queue
 
 STATUS_LABELS = {
     Status.NEW: gettext_lazy("New"),

@@ -7,18 +7,17 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.timezone import localtime
 
-from operators_app.selectors import get_active_operator
-from requests_app.admin import SupportRequestAdmin
-from requests_app.models import SupportRequest
-
-from .attachments import (
+from messages_app.attachments import (
     attachment_path,
     delete_attachments,
     delete_messages,
     delete_requests,
 )
-from .models import Attachment, CannedReply, Message
-from .outbox import send_again
+from messages_app.models import Attachment, CannedReply, Message
+from messages_app.outbound.outbox import send_again
+from operators_app.selectors import get_active_operator
+from requests_app.admin import SupportRequestAdmin
+from requests_app.models import SupportRequest
 
 
 def _download_link(attachment: Attachment) -> str:

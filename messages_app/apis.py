@@ -7,6 +7,20 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from messages_app.attachments import (
+    AttachmentsTooLargeError,
+    refuse_oversized_upload,
+    uploaded_files,
+)
+from messages_app.canned import create_canned_reply, delete_canned_reply, update_canned_reply
+from messages_app.models import CannedReply
+from messages_app.selectors import get_canned_reply, list_canned_replies, list_request_messages
+from messages_app.serializers import (
+    CannedReplySerializer,
+    MessageSerializer,
+    ReplyCreateSerializer,
+    ReplyMultipartSerializer,
+)
 from operators_app.permissions import IsActiveOperator
 from requests_app.apis import PAGE_INVALID
 from requests_app.models import SupportRequest
@@ -19,21 +33,6 @@ from servicedesk.api import (
     StrictJSONParser,
     error_response,
     validation_response,
-)
-
-from .attachments import (
-    AttachmentsTooLargeError,
-    refuse_oversized_upload,
-    uploaded_files,
-)
-from .canned import create_canned_reply, delete_canned_reply, update_canned_reply
-from .models import CannedReply
-from .selectors import get_canned_reply, list_canned_replies, list_request_messages
-from .serializers import (
-    CannedReplySerializer,
-    MessageSerializer,
-    ReplyCreateSerializer,
-    ReplyMultipartSerializer,
 )
 
 TAGS = ["messages"]

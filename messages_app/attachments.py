@@ -27,12 +27,11 @@ from django.db import transaction
 from django.urls import reverse
 from rest_framework import serializers, status
 
+from messages_app.models import Attachment, Message
+from messages_app.parsing.mime import ParsedAttachment, clean_filename
 from requests_app.counts import requests_changed
 from requests_app.models import SupportRequest
 from servicedesk.exceptions import DomainError
-
-from .email_parsing import ParsedAttachment, clean_filename
-from .models import Attachment, Message
 
 logger = logging.getLogger(__name__)
 

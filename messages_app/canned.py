@@ -4,11 +4,10 @@ import re
 
 from django.db import transaction
 
+from messages_app.models import CannedReply
 from operators_app.models import Operator
 from requests_app.models import SupportRequest
 from servicedesk.exceptions import NotHolderError
-
-from .models import CannedReply
 
 PLACEHOLDERS = ("requester_name", "requester_email", "operator_name", "request_id", "subject")
 

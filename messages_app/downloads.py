@@ -18,6 +18,8 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messages_app.attachments import CHUNK, INLINE_TYPES, open_raw, open_stream
+from messages_app.selectors import get_attachment, get_raw_message
 from operators_app.permissions import IsActiveOperator
 from servicedesk.api import (
     NO_OPERATOR_PROFILE,
@@ -26,9 +28,6 @@ from servicedesk.api import (
     validation_response,
 )
 from servicedesk.renderers import JSONRenderer
-
-from .attachments import CHUNK, INLINE_TYPES, open_raw, open_stream
-from .selectors import get_attachment, get_raw_message
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -2,7 +2,7 @@
 
 from django.db.models import Prefetch, QuerySet
 
-from .models import Attachment, CannedReply, Message
+from messages_app.models import Attachment, CannedReply, Message
 
 
 def list_request_messages(*, request_id: int) -> QuerySet[Message]:

@@ -4,11 +4,8 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from operators_app.serializers import OperatorRefSerializer
-from servicedesk.api import StringField, UTCDateTimeField
-
-from .attachments import attachment_path
-from .models import (
+from messages_app.attachments import attachment_path
+from messages_app.models import (
     Attachment,
     CannedReply,
     DeliveryStatus,
@@ -17,6 +14,8 @@ from .models import (
     Message,
     OmittedReason,
 )
+from operators_app.serializers import OperatorRefSerializer
+from servicedesk.api import StringField, UTCDateTimeField
 
 MESSAGE_EXAMPLE = {
     "id": 101,

@@ -11,7 +11,7 @@ import logging
 
 from celery import shared_task
 
-from .delivery import deliver_message, due_message_ids
+from messages_app.outbound.delivery import deliver_message, due_message_ids
 
 logger = logging.getLogger(__name__)
 

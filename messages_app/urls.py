@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import apis, downloads, webhooks
+from messages_app import apis, downloads
+from messages_app.inbound import webhook as webhooks
 
 urlpatterns: list = [
     path("requests/<int:id>/messages/", apis.RequestMessagesApi.as_view(), name="request-messages"),

@@ -4,10 +4,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db.models import Count, Q
 
+from operators_app.models import Operator
+from operators_app.services import attach_operator, create_operator, rename_operator
 from requests_app.models import OPEN_STATUSES
-
-from .models import Operator
-from .services import attach_operator, create_operator, rename_operator
 
 
 class OperatorCreationForm(forms.ModelForm):

@@ -8,6 +8,15 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from operators_app.permissions import IsActiveOperator, IsActiveOperatorOrStaff, IsStaff
+from operators_app.selectors import get_operator, list_operators
+from operators_app.serializers import (
+    OperatorCreateSerializer,
+    OperatorSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+)
+from operators_app.services import create_operator, obtain_token
 from servicedesk.api import (
     NO_OPERATOR_PROFILE,
     UNAUTHENTICATED,
@@ -17,16 +26,6 @@ from servicedesk.api import (
     single_values,
     validation_response,
 )
-
-from .permissions import IsActiveOperator, IsActiveOperatorOrStaff, IsStaff
-from .selectors import get_operator, list_operators
-from .serializers import (
-    OperatorCreateSerializer,
-    OperatorSerializer,
-    TokenRequestSerializer,
-    TokenSerializer,
-)
-from .services import create_operator, obtain_token
 
 TAGS = ["operators"]
 THROTTLED = error_response(

@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, FilteredRelation, Q, QuerySet
 
-from .models import Operator
+from operators_app.models import Operator
 
 
 def get_active_operator(*, user: AbstractBaseUser) -> Operator | None:

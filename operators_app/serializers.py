@@ -6,9 +6,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
+from operators_app.models import Operator
 from servicedesk.api import EmailStringField, StringField
-
-from .models import Operator
 
 OPERATOR_EXAMPLE = {
     "id": 3,

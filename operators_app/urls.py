@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from operators_app import apis
 
 urlpatterns = [
     path("auth/token/", apis.TokenObtainApi.as_view(), name="auth-token"),

@@ -5,13 +5,12 @@ from django.utils.html import format_html, format_html_join
 
 from operators_app.selectors import get_active_operator
 from operators_app.services import ensure_staff_operator
+from requests_app.counts import requests_changed
+from requests_app.models import SupportRequest
+from requests_app.selectors import list_events
+from requests_app.services import close_request, take_request
 from servicedesk.api import format_utc
 from servicedesk.exceptions import DomainError
-
-from .counts import requests_changed
-from .models import SupportRequest
-from .selectors import list_events
-from .services import close_request, take_request
 
 
 @admin.register(SupportRequest)

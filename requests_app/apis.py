@@ -23,6 +23,25 @@ from messages_app.attachments import (
 )
 from messages_app.serializers import MessageSerializer, NoteCreateSerializer
 from operators_app.permissions import IsActiveOperator
+from requests_app.counts import CountedRows
+from requests_app.filters import ORDERING_FIELDS, SupportRequestFilter
+from requests_app.models import Status, SupportRequest
+from requests_app.selectors import get_request, list_events, list_request_ids, request_exists
+from requests_app.serializers import (
+    AssignSerializer,
+    OpenRequestMultipartSerializer,
+    OpenRequestSerializer,
+    RequestEventSerializer,
+    SupportRequestSerializer,
+    request_data,
+)
+from requests_app.services import (
+    add_note,
+    assign_request,
+    close_request,
+    open_request,
+    take_request,
+)
 from servicedesk.api import (
     NO_OPERATOR_PROFILE,
     UNAUTHENTICATED,
@@ -31,20 +50,6 @@ from servicedesk.api import (
     error_response,
     validation_response,
 )
-
-from .counts import CountedRows
-from .filters import ORDERING_FIELDS, SupportRequestFilter
-from .models import Status, SupportRequest
-from .selectors import get_request, list_events, list_request_ids, request_exists
-from .serializers import (
-    AssignSerializer,
-    OpenRequestMultipartSerializer,
-    OpenRequestSerializer,
-    RequestEventSerializer,
-    SupportRequestSerializer,
-    request_data,
-)
-from .services import add_note, assign_request, close_request, open_request, take_request
 
 TAGS = ["requests"]
 OpenRequestExistsSerializer = inline_serializer(

@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 
-from .selectors import REQUEST_COLUMNS, list_request_rows
+from requests_app.selectors import REQUEST_COLUMNS, list_request_rows
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from operators_app.models import Operator
-
-from .models import ActorType, RequestEvent
+from requests_app.models import ActorType, RequestEvent
 
 
 @dataclass(frozen=True)

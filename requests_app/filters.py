@@ -14,8 +14,8 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from .models import Status
-from .selectors import search_requests
+from requests_app.models import Status
+from requests_app.selectors import search_requests
 
 DEFAULT_ORDERING = "-created_at"
 

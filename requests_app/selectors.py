@@ -5,8 +5,7 @@ from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from messages_app.models import Message
-
-from .models import RequestEvent, SupportRequest
+from requests_app.models import RequestEvent, SupportRequest
 
 # Every column the Request object shows, in the order of a row of the list
 # (`serializers.request_data` maps a row to the object); nothing else is read. A page of

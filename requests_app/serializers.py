@@ -3,12 +3,19 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from messages_app.email_parsing import InvalidAddressError, normalise_email
+from messages_app.parsing.mime import InvalidAddressError, normalise_email
 from messages_app.serializers import OutboundFilesSerializer
 from operators_app.serializers import OperatorRefSerializer
+from requests_app.models import (
+    ActorType,
+    EventType,
+    Party,
+    RequestEvent,
+    Status,
+    SupportRequest,
+    waiting_on,
+)
 from servicedesk.api import EmailStringField, StringField, UTCDateTimeField, format_utc
-
-from .models import ActorType, EventType, Party, RequestEvent, Status, SupportRequest, waiting_on
 
 REQUEST_EXAMPLE = {
     "id": 17,

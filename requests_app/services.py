@@ -11,9 +11,12 @@ from django.utils import timezone
 
 from messages_app.canned import render_canned_reply
 from messages_app.models import CannedReply, Direction, Kind, Message
-from messages_app.notices import Notice, queue_notice
-from messages_app.services import post_reply, queue_operator_mail
+from messages_app.outbound.compose import post_reply, queue_operator_mail
+from messages_app.outbound.notices import Notice, queue_notice
 from operators_app.models import Operator
+from requests_app.counts import requests_changed
+from requests_app.events import record_event
+from requests_app.models import TRANSITIONS, EventType, Status, SupportRequest
 from servicedesk.exceptions import (
     AlreadyTakenError,
     InvalidTransitionError,
@@ -25,10 +28,6 @@ from servicedesk.metrics import (
     observe_after_commit,
     time_to_close_histogram,
 )
-
-from .counts import requests_changed
-from .events import record_event
-from .models import TRANSITIONS, EventType, Status, SupportRequest
 
 
 def _change_status(*, support_request: SupportRequest, to: str) -> list[str]:

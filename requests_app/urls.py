@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from requests_app import apis
 
 urlpatterns = [
     path("requests/", apis.RequestListApi.as_view(), name="request-list"),

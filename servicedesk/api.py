@@ -6,7 +6,7 @@ from django.core.validators import ProhibitNullCharactersValidator, RegexValidat
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import exceptions, pagination, parsers, serializers
 
-from .exceptions import ErrorSerializer, ValidationErrorSerializer
+from servicedesk.exceptions import ErrorSerializer, ValidationErrorSerializer
 
 # Deeper than any body the API takes; a client's nesting must never reach Python's
 # recursion limit (in the parser, in this walk or in a serializer).

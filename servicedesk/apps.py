@@ -6,4 +6,4 @@ class ServicedeskConfig(AppConfig):
     verbose_name = "Service desk"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the deployment checks)
+        from servicedesk import checks  # noqa: F401  (registers the deployment checks)

@@ -9,7 +9,7 @@ from drf_spectacular.views import (
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from .renderers import JSONRenderer
+from servicedesk.renderers import JSONRenderer
 
 
 class _PublicWithJSONErrors:

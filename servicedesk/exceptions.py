@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from . import database
+from servicedesk import database
 
 logger = logging.getLogger(__name__)
 

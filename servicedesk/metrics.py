@@ -132,10 +132,9 @@ class DatabaseCollector(Collector):
     """Gauges read from the database at scrape time: mail by delivery status, the backlog."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from messages_app.delivery import GAVE_UP_PREFIX
         from messages_app.models import DeliveryStatus, Direction, Message
-
-        from .health import smtp_configured, smtp_ready
+        from messages_app.outbound.delivery import GAVE_UP_PREFIX
+        from servicedesk.health import smtp_configured, smtp_ready
 
         up = GaugeMetricFamily(
             "servicedesk_metrics_database_up",

@@ -241,7 +241,7 @@ EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 _email_config = env.email_url("EMAIL_URL", default="filemail://")
 if _email_config["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
     # One `.eml` file per mail, which any mail client opens (Django's writes `.log` files).
-    _email_config["EMAIL_BACKEND"] = "messages_app.mail_backends.EmlFileBackend"
+    _email_config["EMAIL_BACKEND"] = "messages_app.outbound.mail_backends.EmlFileBackend"
     _email_config.setdefault("EMAIL_FILE_PATH", EMAIL_FILE_PATH)
     if not _email_config.get("EMAIL_FILE_PATH"):
         _email_config["EMAIL_FILE_PATH"] = EMAIL_FILE_PATH

@@ -9,4 +9,4 @@ import os
 
 os.environ["READ_DOT_ENV"] = "false"
 
-from .settings import *  # noqa: F403
+from servicedesk.settings import *  # noqa: F403

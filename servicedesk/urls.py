@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from . import docs, exceptions, health, landing, metrics
+from servicedesk import docs, exceptions, health, landing, metrics
 
 api_v1 = [
     path("", include("operators_app.urls")),

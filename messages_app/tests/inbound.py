@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.urls import reverse
 
-from messages_app.signatures import compute_signature
+from messages_app.inbound.signatures import compute_signature
 
 EMAILS = Path(__file__).parent / "emails"
 SECRET = "test-webhook-secret"

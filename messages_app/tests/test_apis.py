@@ -260,7 +260,7 @@ def test_reply_is_queued_for_delivery_after_commit(
     operator_client, django_capture_on_commit_callbacks, monkeypatch
 ):
     queued = []
-    monkeypatch.setattr("messages_app.outbox.enqueue_delivery", queued.append)
+    monkeypatch.setattr("messages_app.outbound.outbox.enqueue_delivery", queued.append)
     support_request = SupportRequestFactory()
 
     with django_capture_on_commit_callbacks(execute=True):

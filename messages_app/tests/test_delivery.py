@@ -13,15 +13,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from e2e.support import free_port
-from messages_app import delivery
-from messages_app.delivery import (
+from messages_app.models import DeliveryStatus, Kind
+from messages_app.outbound import delivery
+from messages_app.outbound.delivery import (
     build_email,
     claim_message,
     deliver_message,
     is_permanent_failure,
     retry_delay,
 )
-from messages_app.models import DeliveryStatus, Kind
 from messages_app.tasks import deliver_message_task, redrive_outbox_task
 from messages_app.tests.factories import OutboundMessageFactory
 from operators_app.tests.factories import OperatorFactory
@@ -382,7 +382,7 @@ def test_without_a_stored_horizon_it_counts_from_the_creation(smtp_server, setti
 
 def test_queued_mail_gets_its_horizon(settings):
     settings.OUTBOUND_GIVE_UP_AFTER_DAYS = 2
-    from messages_app.outbox import queue_outbound_message
+    from messages_app.outbound.outbox import queue_outbound_message
     from requests_app.tests.factories import SupportRequestFactory
 
     before = timezone.now()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messages_app.email_parsing import (
+from messages_app.parsing.mime import (
     InvalidAddressError,
     InvalidRawError,
     clean_text,

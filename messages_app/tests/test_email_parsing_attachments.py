@@ -5,7 +5,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from messages_app.email_parsing import (
+from messages_app.parsing.mime import (
     InvalidRawError,
     clean_filename,
     decode_raw,

@@ -4,7 +4,7 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from messages_app.webhooks import FieldItemSerializer, _plain_field_item, inbound_item
+from messages_app.inbound.webhook import FieldItemSerializer, _plain_field_item, inbound_item
 
 
 def through_serializer(value: dict):

@@ -6,9 +6,9 @@ import pytest
 from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
-from messages_app import services
+from messages_app.inbound import ingest as services
+from messages_app.inbound.ingest import InboundItem, Outcome, ingest_batch
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
-from messages_app.services import InboundItem, Outcome, ingest_batch
 from messages_app.tasks import deliver_message_task
 from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
 from messages_app.tests.inbound import fixture_bytes, make_mail

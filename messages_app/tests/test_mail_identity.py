@@ -6,8 +6,8 @@ from email import message_from_bytes, policy
 import pytest
 from django.core.mail import EmailMessage, get_connection
 
-from messages_app.notices import render_notice
-from messages_app.services import post_reply
+from messages_app.outbound.compose import post_reply
+from messages_app.outbound.notices import render_notice
 from operators_app.tests.factories import OperatorFactory
 from requests_app.tests.factories import SupportRequestFactory
 
@@ -63,7 +63,7 @@ def test_an_operator_with_a_full_name_is_named_by_it():
 
 def test_the_file_backend_writes_one_eml_file_per_mail(tmp_path):
     connection = get_connection(
-        "messages_app.mail_backends.EmlFileBackend", file_path=str(tmp_path)
+        "messages_app.outbound.mail_backends.EmlFileBackend", file_path=str(tmp_path)
     )
     mails = [
         EmailMessage(f"Subject {n}", f"Body {n}", "support@example.com", ["jane@example.com"])

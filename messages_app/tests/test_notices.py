@@ -6,7 +6,7 @@ import pytest
 from django.utils import translation
 
 from messages_app.models import DeliveryStatus, Kind
-from messages_app.notices import Notice, queue_notice, render_notice, with_token
+from messages_app.outbound.notices import Notice, queue_notice, render_notice, with_token
 from messages_app.tests.factories import InboundMessageFactory
 from operators_app.tests.factories import OperatorFactory
 from requests_app.services import close_request, take_request

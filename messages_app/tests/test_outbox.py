@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from messages_app import outbox
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
-from messages_app.outbox import (
+from messages_app.outbound import outbox
+from messages_app.outbound.compose import post_reply
+from messages_app.outbound.outbox import (
     MAX_REFERENCES,
     OutboundMail,
     enqueue_delivery,
@@ -22,7 +23,6 @@ from messages_app.outbox import (
     thread_headers_after,
     trim_references,
 )
-from messages_app.services import post_reply
 from messages_app.tasks import deliver_message_task, redrive_outbox_task
 from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
 from operators_app.tests.factories import OperatorFactory

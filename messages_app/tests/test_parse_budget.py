@@ -8,14 +8,14 @@ assert: the old code runs far past it, the new one takes a second or two.
 import pytest
 from rest_framework.test import APIClient
 
-from messages_app.email_parsing import (
+from messages_app.models import Message
+from messages_app.parsing.mime import (
     MAX_HTML_DEPTH,
     html_to_text,
     html_too_deep,
     parse_raw_email,
     parse_references,
 )
-from messages_app.models import Message
 from messages_app.tests.inbound import SECRET, make_mail, post_batch, raw_item
 
 REFERENCES = " ".join(f"<ref-{i}@example.com>" for i in range(100_000))

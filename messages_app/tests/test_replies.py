@@ -1,12 +1,12 @@
 # ruff: noqa: RUF001 (quote headers in Cyrillic and other scripts are the point of these tests)
-"""Reply extraction: one test per rule of messages_app.replies, on the project's fixtures."""
+"""Reply extraction: one test per rule of messages_app.parsing.replies, on its fixtures."""
 
 from pathlib import Path
 
 import pytest
 
-from messages_app.email_parsing import parse_raw_email, split_reply
-from messages_app.replies import extract_reply
+from messages_app.parsing.mime import parse_raw_email, split_reply
+from messages_app.parsing.replies import extract_reply
 
 EMAILS = Path(__file__).parent / "emails" / "replies"
 

@@ -12,12 +12,12 @@ from email.message import EmailMessage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messages_app.email_parsing import (
+from messages_app.parsing.mime import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
     _parse_raw_email,
 )
-from messages_app.replies import extract_reply
+from messages_app.parsing.replies import extract_reply
 
 WORD = re.compile(r"\w+")
 

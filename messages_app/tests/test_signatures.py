@@ -3,7 +3,7 @@ import hmac
 
 import pytest
 
-from messages_app.signatures import compute_signature, verify_signature
+from messages_app.inbound.signatures import compute_signature, verify_signature
 
 SECRET = "s3cret-webhook-key"
 BODY = b'{"messages": [{"user_email": "jane@example.com"}]}'
@@ -113,7 +113,7 @@ def test_verify_compares_in_constant_time(monkeypatch):
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("messages_app.signatures.hmac.compare_digest", spy)
+    monkeypatch.setattr("messages_app.inbound.signatures.hmac.compare_digest", spy)
     signature = compute_signature(secret=SECRET, timestamp=str(NOW), body=BODY)
     assert verify_signature(
         secret=SECRET, timestamp=str(NOW), signature=signature, body=BODY, now=NOW

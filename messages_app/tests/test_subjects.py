@@ -3,8 +3,8 @@
 import pytest
 
 from messages_app.models import Kind, Message
-from messages_app.services import post_reply
-from messages_app.subjects import normalize_subject, reply_subject
+from messages_app.outbound.compose import post_reply
+from messages_app.parsing.subjects import normalize_subject, reply_subject
 from operators_app.tests.factories import OperatorFactory
 from requests_app.models import Status
 from requests_app.services import close_request

@@ -3,7 +3,7 @@
 import pytest
 from django.core.cache import cache, caches
 
-from messages_app.services import InboundItem, ingest_batch
+from messages_app.inbound.ingest import InboundItem, ingest_batch
 from requests_app import counts
 from requests_app.counts import count_key, count_requests, requests_changed
 from requests_app.models import SupportRequest

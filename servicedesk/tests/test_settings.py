@@ -87,7 +87,7 @@ def test_with_nothing_set_the_service_runs_on_the_embedded_default():
     assert "busy_timeout" in settings["OPTIONS"]["init_command"]
     assert settings["EAGER"] is True
     # One .eml file per mail (Django's file backend appends them all to .log files).
-    assert settings["EMAIL_BACKEND"] == "messages_app.mail_backends.EmlFileBackend"
+    assert settings["EMAIL_BACKEND"] == "messages_app.outbound.mail_backends.EmlFileBackend"
     assert settings["EMAIL_FILE_PATH"] == str(BASE_DIR / "var" / "mail")
     assert settings["WEBHOOK_SECRET"] == ""
     assert settings["SECURE_SSL_REDIRECT"] is False

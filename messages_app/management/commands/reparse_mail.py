@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import get_current_timezone, make_aware
 from tqdm import tqdm
 
-from messages_app.reparse import reparse_candidates, reparse_message
+from messages_app.inbound.reparse import reparse_candidates, reparse_message
 
 
 def _since(value: str) -> datetime:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from messages_app.signatures import compute_signature
+from messages_app.inbound.signatures import compute_signature
 
 
 def test_mail(*, sender: str, subject: str, body: str) -> bytes:

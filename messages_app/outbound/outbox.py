@@ -16,13 +16,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from messages_app.models import DeliveryStatus, Direction, Kind, Message
+from messages_app.outbound.delivery import clean_header_value, clean_message_ids, give_up_after
+from messages_app.parsing.mime import CONTENT_ID_DOMAIN, is_content_message_id
+from messages_app.tasks import deliver_message_task
 from operators_app.models import Operator
 from requests_app.models import Party, SupportRequest
-
-from .delivery import clean_header_value, clean_message_ids, give_up_after
-from .email_parsing import CONTENT_ID_DOMAIN, is_content_message_id
-from .models import DeliveryStatus, Direction, Kind, Message
-from .tasks import deliver_message_task
 
 logger = logging.getLogger(__name__)
 

@@ -30,6 +30,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messages_app.inbound.ingest import InboundItem, ItemResult, Outcome, ingest_batch
+from messages_app.inbound.signatures import verify_signature
+from messages_app.parsing.mime import (
+    InvalidAddressError,
+    InvalidRawError,
+    decode_raw,
+    parse_address,
+)
 from servicedesk.api import error_response, validation_response
 from servicedesk.exceptions import (
     InvalidSignatureError,
@@ -39,10 +47,6 @@ from servicedesk.exceptions import (
 )
 from servicedesk.metrics import record_ingest_outcomes
 from servicedesk.renderers import JSONRenderer
-
-from .email_parsing import InvalidAddressError, InvalidRawError, decode_raw, parse_address
-from .services import InboundItem, ItemResult, Outcome, ingest_batch
-from .signatures import verify_signature
 
 TIMESTAMP_HEADER = "X-Servicedesk-Timestamp"
 SIGNATURE_HEADER = "X-Servicedesk-Signature"

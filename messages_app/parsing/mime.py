@@ -33,9 +33,9 @@ from urllib.parse import unquote
 import nh3
 from email_validator import EmailNotValidError, validate_email
 
-from messages_app import html_quotes
-from messages_app.html_quotes import quote_container
-from messages_app.replies import extract_reply, is_forward_marker
+from messages_app.parsing import html_quotes
+from messages_app.parsing.html_quotes import quote_container
+from messages_app.parsing.replies import extract_reply, is_forward_marker
 
 logger = logging.getLogger(__name__)
 
@@ -619,7 +619,7 @@ def sanitise_html(html: str) -> str:
 def split_reply(text: str) -> str:
     """The new text of a mail without quoted history and signature; the text itself if none.
 
-    The rules live in `messages_app.replies`; the reply is made of verbatim slices of the
+    The rules live in `messages_app.parsing.replies`; the reply is made of verbatim slices of the
     text, so it never holds a word the body lacks.
     """
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")

@@ -45,11 +45,10 @@ from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from messages_app.attachments import read_bytes
+from messages_app.models import DeliveryStatus, Kind, Message
 from requests_app.events import record_event
 from requests_app.models import EventType
-
-from .attachments import read_bytes
-from .models import DeliveryStatus, Kind, Message
 
 logger = logging.getLogger(__name__)
 

@@ -15,15 +15,15 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
-from .attachments import (
+from messages_app.attachments import (
     attachment_rows,
     delete_unused_files,
     inline_urls,
     keep_files,
     read_raw,
 )
-from .email_parsing import parse_raw_email, rewrite_cid_urls
-from .models import Attachment, Message
+from messages_app.models import Attachment, Message
+from messages_app.parsing.mime import parse_raw_email, rewrite_cid_urls
 
 _COMPARED = (
     "filename",

@@ -10,19 +10,18 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from requests_app.events import EventRecord, record_events
-from requests_app.models import EventType, SupportRequest
-
-from .delivery import clean_header_value
-from .email_parsing import REQUEST_TOKEN
-from .models import Kind, Message
-from .outbox import (
+from messages_app.models import Kind, Message
+from messages_app.outbound.delivery import clean_header_value
+from messages_app.outbound.outbox import (
     OutboundMail,
     queue_outbound_message,
     queue_outbound_messages,
     thread_headers_after,
 )
-from .subjects import normalize_subject
+from messages_app.parsing.mime import REQUEST_TOKEN
+from messages_app.parsing.subjects import normalize_subject
+from requests_app.events import EventRecord, record_events
+from requests_app.models import EventType, SupportRequest
 
 
 class Notice(models.TextChoices):
