@@ -2,11 +2,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.db.models import Count, Q
 
 from operators_app.models import Operator
 from operators_app.services import attach_operator, create_operator, rename_operator
-from requests_app.models import OPEN_STATUSES
+from requests_app.selectors import with_open_requests
 
 
 class OperatorCreationForm(forms.ModelForm):
@@ -75,11 +74,7 @@ class OperatorAdmin(admin.ModelAdmin):
     readonly_fields = ["user", "created_at"]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(_open=Count("requests", filter=Q(requests__status__in=OPEN_STATUSES)))
-        )
+        return with_open_requests(super().get_queryset(request))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -127,6 +122,6 @@ class OperatorAdmin(admin.ModelAdmin):
     def is_active(self, obj):
         return obj.user.is_active
 
-    @admin.display(ordering="_open", description="Open requests")
+    @admin.display(ordering="open_requests", description="Open requests")
     def open_requests(self, obj):
-        return obj._open
+        return obj.open_requests
