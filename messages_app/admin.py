@@ -1,3 +1,7 @@
+"""The admin of mail: messages (with their files and a "send again" action), stored
+attachments and canned replies. A request's own page, with its mail, is in
+requests_app/admin.py."""
+
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse

@@ -1,3 +1,6 @@
+"""The operator admin: the list with how many open requests each holds, and adding an
+operator to an existing user or with a new one."""
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
