@@ -46,12 +46,22 @@ class FilesMixin:
         return format_html("<br>".join(["{}"] * len(links)), *links) if links else "-"
 
 
+_ATTACHMENT_COLUMNS = (
+    "position",
+    "download",
+    "content_type",
+    "size",
+    "inline",
+    "content_id",
+    "omitted",
+)
+
+
 class AttachmentInline(admin.TabularInline):
     """A message's files, in document order; downloads go through the safe view."""
 
     model = Attachment
-    fields = ["position", "download", "content_type", "size", "inline", "content_id", "omitted"]
-    readonly_fields = fields
+    fields = readonly_fields = _ATTACHMENT_COLUMNS
     extra = 0
     can_delete = False
     ordering = ["position", "id"]

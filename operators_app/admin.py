@@ -58,7 +58,7 @@ class OperatorCreationForm(forms.ModelForm):
         return password
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if (
             not cleaned.get("existing_user")
             and not cleaned.get("username")

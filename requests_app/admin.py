@@ -31,8 +31,7 @@ class MessageInline(admin.TabularInline):
     history, so read-only."""
 
     model = Message
-    fields = ["sent", "who", "line", "delivery", "file_count"]
-    readonly_fields = fields
+    fields = readonly_fields = ("sent", "who", "line", "delivery", "file_count")
     extra = 0
     can_delete = False
     ordering = ["created_at", "id"]
@@ -81,7 +80,7 @@ class MessageInline(admin.TabularInline):
 
     @admin.display(description="Files")
     def file_count(self, message: Message) -> int:
-        return message.files
+        return message.files  # type: ignore[attr-defined]  # annotated by get_queryset
 
 
 @admin.register(SupportRequest)

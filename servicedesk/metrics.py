@@ -13,10 +13,11 @@ import ipaddress
 import os
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -91,21 +92,21 @@ def time_to_close_histogram() -> Histogram:
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
-def _route(request) -> str:
+def _route(request: HttpRequest) -> str:
     # The URL pattern, not the path: ids in paths would make a series per object.
     match = getattr(request, "resolver_match", None)
     if match is None or match.route is None:
         return "unmatched"
-    return "/" + match.route
+    return f"/{match.route}"
 
 
 class PrometheusMiddleware:
     """Count and time every request by method, route pattern and status."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         response = self.get_response(request)
         method = request.method if request.method in _METHODS else "other"
@@ -123,8 +124,13 @@ def record_ingest_outcomes(summary: dict[str, int]) -> None:
             INGESTED_MAIL.labels(outcome).inc(count)
 
 
-def observe_after_commit(histogram: Callable[[], Histogram], start, end) -> None:
-    """Observe `end - start` once the caller's transaction commits (never for a rollback)."""
+def observe_after_commit(
+    histogram: Callable[[], Histogram], start: datetime, end: datetime | None
+) -> None:
+    """Observe `end - start` once the caller's transaction commits (never for a rollback;
+    nothing when `end` is not set)."""
+    if end is None:
+        return
     seconds = max((end - start).total_seconds(), 0.0)
     transaction.on_commit(lambda: histogram().observe(seconds))
 
@@ -151,12 +157,12 @@ def render_metrics() -> bytes:
     """The Prometheus text exposition of this process (or all gunicorn workers) and the DB."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call, unused-ignore]
         return generate_latest(_scrape_registry(registry))
     return generate_latest(REGISTRY) + generate_latest(_scrape_registry(CollectorRegistry()))
 
 
-def _client_allowed(request) -> bool:
+def _client_allowed(request: HttpRequest) -> bool:
     allowed = [entry.strip() for entry in settings.METRICS_ALLOWED_IPS if entry.strip()]
     if not allowed:
         return True
@@ -167,7 +173,7 @@ def _client_allowed(request) -> bool:
     return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowed)
 
 
-def _token_ok(request) -> bool:
+def _token_ok(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
     if not token:
         return True
@@ -176,7 +182,7 @@ def _token_ok(request) -> bool:
 
 
 @require_GET
-def metrics_view(request):
+def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text format, for allowed addresses and (when set) the bearer token."""
     if not _client_allowed(request):
         return JsonResponse(
