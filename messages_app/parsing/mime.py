@@ -1180,6 +1180,20 @@ def _parse_raw_email(
     )
 
 
+def peek_message_id(data: bytes) -> str:
+    """The normalised Message-ID of raw mail, reading the headers only; "" when absent."""
+    try:
+        end = data.find(b"\r\n\r\n")
+        end = data.find(b"\n\n") if end < 0 else end
+        head = data if end < 0 else data[:end]
+        match = re.search(rb"^message-id:[ \t]*((?:[^\r\n]|\r?\n[ \t])*)", head, re.I | re.M)
+        if not match:
+            return ""
+        return normalise_message_id(match.group(1).decode("utf-8", "replace"))
+    except Exception:
+        return ""
+
+
 # ---------------------------------------------------------------------------
 # The field form
 # ---------------------------------------------------------------------------

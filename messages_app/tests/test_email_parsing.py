@@ -21,6 +21,7 @@ from messages_app.parsing.mime import (
     parse_field_email,
     parse_raw_email,
     parse_references,
+    peek_message_id,
     request_tokens,
     sanitise_html,
     split_reply,
@@ -298,6 +299,12 @@ def test_mail_without_a_sender_says_why():
 
 def test_own_mail_is_read_with_the_support_address():
     assert parse("own_mail_loop.eml").from_email == "support@example.com"
+
+
+def test_peek_message_id_reads_only_the_header():
+    data = (EMAILS / "gmail_reply.eml").read_bytes()
+    assert peek_message_id(data) == parse_raw_email(data).message_id
+    assert peek_message_id(b"Subject: none\r\n\r\nMessage-ID: <body@x>") == ""
 
 
 # --- small functions ---------------------------------------------------------------
