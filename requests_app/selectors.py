@@ -1,5 +1,4 @@
-"""Reads of support requests the API needs, each in one query, and of the operators who
-hold them (their workload: this is the lowest module that sees both models)."""
+"""Reads of support requests the API needs, each in one query."""
 
 from django.db import connections
 from django.db.models import BooleanField, Count, Exists, FilteredRelation, OuterRef, Q, QuerySet
@@ -68,6 +67,27 @@ def request_exists(*, request_id: int) -> bool:
     return SupportRequest.objects.filter(pk=request_id).exists()
 
 
+# Operators with their workload: a read about requests, so it sits here, where both
+# models are visible (operators_app's models lie below the requests').
+def with_open_requests(operators: QuerySet[Operator]) -> QuerySet[Operator]:
+    """`operators` annotated with `open_requests`: how many requests each holds not closed."""
+    # The condition sits in the join, so the (operator, status) index serves it.
+    return operators.annotate(
+        open_held=FilteredRelation("requests", condition=Q(requests__status__in=OPEN_STATUSES)),
+        open_requests=Count("open_held"),
+    )
+
+
+def list_operators() -> QuerySet[Operator]:
+    """Operators with their user and `open_requests`, by name."""
+    return with_open_requests(Operator.objects.select_related("user")).order_by("name", "id")
+
+
+def get_operator(*, operator_id: int) -> Operator | None:
+    """One operator with its user and `open_requests`, or None."""
+    return list_operators().filter(pk=operator_id).first()
+
+
 def list_events(*, request_id: int) -> QuerySet[RequestEvent]:
     """A request's history, oldest first, with each acting operator and the requester's name."""
     return (
@@ -86,25 +106,6 @@ def list_events(*, request_id: int) -> QuerySet[RequestEvent]:
         )
         .order_by("at", "id")
     )
-
-
-def with_open_requests(operators: QuerySet[Operator]) -> QuerySet[Operator]:
-    """`operators` annotated with `open_requests`: how many requests each holds not closed."""
-    # The condition sits in the join, so the (operator, status) index serves it.
-    return operators.annotate(
-        open_held=FilteredRelation("requests", condition=Q(requests__status__in=OPEN_STATUSES)),
-        open_requests=Count("open_held"),
-    )
-
-
-def list_operators() -> QuerySet[Operator]:
-    """Operators with their user and `open_requests`, by name."""
-    return with_open_requests(Operator.objects.select_related("user")).order_by("name", "id")
-
-
-def get_operator(*, operator_id: int) -> Operator | None:
-    """One operator with its user and `open_requests`, or None."""
-    return list_operators().filter(pk=operator_id).first()
 
 
 # The words of the message text, on PostgreSQL: the `search_vector` column and its GIN
