@@ -23,7 +23,9 @@ class OperatorCreationForm(forms.ModelForm):
         "Leave empty to create a new user from the fields below.",
     )
     username = forms.CharField(
-        max_length=150, required=False, help_text="For a new user: required."
+        max_length=get_user_model()._meta.get_field("username").max_length,
+        required=False,
+        help_text="For a new user: required.",
     )
     email = forms.EmailField(required=False)
     password = forms.CharField(
