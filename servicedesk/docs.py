@@ -49,4 +49,4 @@ class RedocView(_PublicWithJSONErrors, SpectacularRedocView):
 class ServicedeskSessionScheme(SessionScheme):
     """The session authentication that makes staff operators is documented as Django's."""
 
-    target_class = "servicedesk.authentication.SessionAuthentication"
+    target_class = "operators_app.authentication.SessionAuthentication"

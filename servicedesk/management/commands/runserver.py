@@ -2,7 +2,7 @@
 
 from django.contrib.staticfiles.management.commands.runserver import Command as RunserverCommand
 
-from operators_app.management.commands.bootstrap_admin import admin_hint
+from servicedesk.management.hints import admin_hint
 
 
 class Command(RunserverCommand):
