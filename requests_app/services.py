@@ -280,6 +280,12 @@ def reply_to_request(
 # ---------------------------------------------------------------------------
 
 
+class RequestOpenedMeanwhileError(Exception):
+    """A concurrent writer opened a request for a requester whose mail was about to open
+    one: read the open requests again (the one-open-request index made this writer wait
+    for the other's commit, so a fresh read sees its request)."""
+
+
 @dataclass(frozen=True)
 class MailOpening:
     """A request that inbound mail opens: its requester, what it is about, and how many
@@ -308,8 +314,8 @@ def open_requests_for_mail(
     follow), in one insert; by address.
 
     Rows are inserted in address order, so that concurrent batches wait for each other
-    instead of deadlocking; the one-open-request index decides a race, raising
-    IntegrityError when a requester's request was opened meanwhile.
+    instead of deadlocking; the one-open-request index decides a race, and
+    RequestOpenedMeanwhileError says that this writer lost it.
     """
     if not openings:
         return {}
@@ -320,22 +326,27 @@ def open_requests_for_mail(
     else:
         in_insert_order = sorted(openings, key=lambda opening: opening.requester_email)
     reserved = dict(zip((o.requester_email for o in openings), ids or [], strict=False))
-    rows = SupportRequest.objects.bulk_create(
-        [
-            SupportRequest(
-                pk=reserved.get(opening.requester_email),
-                subject=opening.subject,
-                requester_email=opening.requester_email,
-                requester_name=opening.requester_name,
-                status=Status.NEW,
-                created_at=now,
-                last_message_at=now,
-                message_count=opening.message_count,
-                last_reply_by=Party.REQUESTER,
-            )
-            for opening in in_insert_order
-        ]
-    )
+    new_requests = [
+        SupportRequest(
+            pk=reserved.get(opening.requester_email),
+            subject=opening.subject,
+            requester_email=opening.requester_email,
+            requester_name=opening.requester_name,
+            status=Status.NEW,
+            created_at=now,
+            last_message_at=now,
+            message_count=opening.message_count,
+            last_reply_by=Party.REQUESTER,
+        )
+        for opening in in_insert_order
+    ]
+    try:
+        with transaction.atomic():
+            rows = SupportRequest.objects.bulk_create(new_requests)
+    except IntegrityError:
+        if find_open_requests(requester_emails=[o.requester_email for o in openings]):
+            raise RequestOpenedMeanwhileError() from None
+        raise
     requests_changed()
     return {row.requester_email: row for row in rows}
 

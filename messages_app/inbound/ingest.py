@@ -7,16 +7,19 @@ attachments) and `acknowledging` (arrival events and acknowledgements).
 
 Retry policy, in one place (`_store`):
 
-- The batch is stored in one transaction. A deadlock, a serialization failure, a dropped
-  connection, or a request closed between routing and locking (`_StaleReadError`) rolls
-  it back whole; it starts again from a fresh read, after a jittered pause that doubles
-  each time, at most `MAX_BATCH_ATTEMPTS` times, then answers IngestUnavailableError.
+- The batch is stored in one transaction, which starts again from a fresh read, at most
+  `MAX_BATCH_ATTEMPTS` times (then IngestUnavailableError, a 503), when what it read went
+  stale: a concurrent writer opened a request for one of its senders (at once: the
+  writer has committed), or a request it routed mail to was closed before it was locked
+  (`_StaleReadError`); or when the database rolled it back: a deadlock, a serialization
+  failure, a dropped connection. Those wait first, a jittered pause that doubles each
+  time, so that a burst of closes passes.
 - Inside it, the fast path stores every item in a few statements. When the database
-  refuses it for any other reason (a unique index: a concurrent writer opened a request
-  for one of the senders, or stored the same mail; a constraint: a mail it cannot hold),
-  the batch falls back to storing item by item: each from a fresh read, tried once more
-  after a conflict (the index made it wait for the concurrent writer, whose rows the new
-  read sees), and rejected alone after a second one.
+  refuses it for any other reason (a unique index: a concurrent writer stored the same
+  mail; a constraint: a mail it cannot hold), the batch falls back to storing item by
+  item: each from a fresh read, tried once more after a conflict (the index made it wait
+  for the concurrent writer, whose rows the new read sees), and rejected alone after a
+  second one.
 """
 
 import logging
@@ -46,7 +49,7 @@ __all__ = ["InboundItem", "ItemResult", "Outcome", "Route", "ingest_batch"]
 
 logger = logging.getLogger(__name__)
 
-# Attempts of a batch. One rolled back by closes racing with it waits longer each time
+# Attempts of a batch. One rolled back by closes or deadlocks waits longer each time
 # (0.05 s doubling, jittered): a burst of closes (an operator closing a page of requests)
 # passes in a few seconds, and the batch then lands instead of answering 503.
 MAX_BATCH_ATTEMPTS = 7
@@ -87,13 +90,20 @@ def _store(candidates: list[Candidate], *, now: datetime) -> None:
                 if not services.count_requester_mail(counts=_appended(stored), now=now):
                     raise _StaleReadError()
             return
-        except (OperationalError, InterfaceError, _StaleReadError) as exc:
+        except (
+            OperationalError,
+            InterfaceError,
+            _StaleReadError,
+            services.RequestOpenedMeanwhileError,
+        ) as exc:
             logger.info("Ingest batch rolled back (%s), attempt %s", type(exc).__name__, attempt)
             # A connection the server dropped is reopened for the next attempt.
             drop_broken_connections()
             for candidate in candidates:
                 candidate.reset()
-            if attempt < MAX_BATCH_ATTEMPTS:
+            if attempt < MAX_BATCH_ATTEMPTS and not isinstance(
+                exc, services.RequestOpenedMeanwhileError
+            ):
                 pause = FIRST_PAUSE_SECONDS * 2**attempt
                 time.sleep(random.uniform(pause / 2, pause))  # noqa: S311 (jitter, not crypto)
     raise IngestUnavailableError()

@@ -20,9 +20,10 @@ def store_together(
 ) -> None:
     """The fast path: a few statements for the whole batch, whatever its size.
 
-    `ordered` is the batch sorted by sender. Raises the database's error when a concurrent
-    writer got in the way (a request opened for one of the senders, the same mail stored);
-    the caller then stores item by item.
+    `ordered` is the batch sorted by sender. Raises RequestOpenedMeanwhileError when a
+    concurrent writer opened a request for one of the senders, and the database's error
+    when it refuses the batch otherwise (the same mail stored meanwhile, a mail it cannot
+    hold).
     """
     senders: dict[str, list[Candidate]] = defaultdict(list)
     for candidate in ordered:

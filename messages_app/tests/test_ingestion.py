@@ -486,8 +486,12 @@ def test_a_request_opened_concurrently_makes_the_batch_append_to_it(monkeypatch)
         return {} if len(calls) == 1 else real(requester_emails=requester_emails)
 
     monkeypatch.setattr(services, "find_open_requests", stale_then_real)
+    pauses = []
+    monkeypatch.setattr(time, "sleep", pauses.append)
     results = ingest(fields(title="a"), fields(title="b", user_email="bob@example.com"))
     assert [r.outcome for r in results] == [Outcome.APPENDED, Outcome.CREATED]
+    # The batch started again at once: the other writer had committed.
+    assert pauses == []
     assert SupportRequest.objects.filter(requester_email="jane@example.com").count() == 1
     jane = SupportRequest.objects.get(requester_email="jane@example.com")
     assert jane.message_count == 1

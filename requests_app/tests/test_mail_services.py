@@ -7,6 +7,7 @@ from django.utils import timezone
 from requests_app.models import Party, Status, SupportRequest
 from requests_app.services import (
     MailOpening,
+    RequestOpenedMeanwhileError,
     count_requester_mail,
     find_open_requests,
     open_requests_for_mail,
@@ -37,10 +38,20 @@ def test_requests_opened_for_mail_are_numbered_in_the_order_given():
         assert row.created_at == row.last_message_at == now
 
 
-def test_a_request_opened_meanwhile_refuses_the_opening():
+def test_a_request_opened_meanwhile_refuses_the_opening_and_opens_nothing():
     SupportRequestFactory(requester_email="jane@example.com")
+    with pytest.raises(RequestOpenedMeanwhileError):
+        open_requests_for_mail(
+            openings=[opening("bob@example.com"), opening("jane@example.com")],
+            now=timezone.now(),
+        )
+    assert not SupportRequest.objects.filter(requester_email="bob@example.com").exists()
+
+
+def test_an_opening_refused_for_another_reason_raises_the_databases_error():
+    # A check constraint (addresses are stored lower-case), not a race.
     with pytest.raises(IntegrityError), transaction.atomic():
-        open_requests_for_mail(openings=[opening("jane@example.com")], now=timezone.now())
+        open_requests_for_mail(openings=[opening("Upper@Example.com")], now=timezone.now())
 
 
 def test_find_open_requests_leaves_closed_ones_out():
