@@ -39,13 +39,12 @@ from messages_app.inbound.batch import (
     Outcome,
     screen,
 )
-from messages_app.inbound.routing import Route
 from messages_app.inbound.storing import store_alone, store_together
 from requests_app import services
 from servicedesk.database import drop_broken_connections
 from servicedesk.exceptions import IngestUnavailableError
 
-__all__ = ["InboundItem", "ItemResult", "Outcome", "Route", "ingest_batch"]
+__all__ = ["InboundItem", "ItemResult", "Outcome", "ingest_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +125,7 @@ def _store_rows(
 
 
 def _store_item(candidate: Candidate, *, now: datetime) -> None:
+    """Store one item of the fallback in its own savepoint; rejected alone when it cannot be."""
     failure: DatabaseError | None = None
     for attempt in range(1, ITEM_ATTEMPTS + 1):
         candidate.reset()
