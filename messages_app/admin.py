@@ -100,13 +100,15 @@ class MessageAdmin(FilesMixin, admin.ModelAdmin):
         "request",
         "direction",
         "kind",
+        "route",
         "author_email",
         "subject",
         "delivery_status",
         "attempts",
         "created_at",
     ]
-    list_filter = ["direction", "kind", "delivery_status", "created_at"]
+    # `route`: why an inbound mail landed in its request (the routing rule that placed it).
+    list_filter = ["direction", "kind", "route", "delivery_status", "created_at"]
     search_fields = ["subject", "author_email", "rfc_message_id", "external_id"]
     list_select_related = ["request"]
     raw_id_fields = ["request", "operator"]

@@ -25,6 +25,16 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class Route(models.TextChoices):
+    """Why an inbound mail landed in its request: the routing rule of API.md that placed
+    it (first match wins). Blank for outbound mail and notes."""
+
+    THREAD = "thread", "Thread headers name the request's mail"
+    SUBJECT = "subject", "Subject names the request"
+    OPEN_REQUEST = "open_request", "Sender's open request"
+    NEW = "new", "Opened a new request"
+
+
 class Message(models.Model):
     """One mail of a request: inbound from the requester, or outbound (and then the outbox row)."""
 
@@ -48,6 +58,10 @@ class Message(models.Model):
     rfc_message_id = models.CharField(max_length=255, blank=True)
     in_reply_to = models.CharField(max_length=255, blank=True)
     references = models.TextField(blank=True)
+    # Which routing rule placed an inbound mail in its request ("" for other mail).
+    route = models.CharField(
+        max_length=20, choices=Route.choices, blank=True, default="", db_default=""
+    )
     # Headers that matter later (automatic-mail markers, To/Cc, Date, ...).
     headers = models.JSONField(default=dict, blank=True)
     # The original RFC 822 bytes of raw-form mail, gzip-compressed in the attachments

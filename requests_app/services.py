@@ -1,12 +1,14 @@
 """Every write to a SupportRequest: opening, take, assign, close (under a row lock), notes
 and replies, each with its history event in the same transaction."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from messages_app.canned import render_canned_reply
@@ -14,9 +16,10 @@ from messages_app.models import CannedReply, Direction, Kind, Message
 from messages_app.outbound.compose import post_reply, queue_operator_mail
 from messages_app.outbound.notices import Notice, queue_notice
 from operators_app.models import Operator
+from requests_app import mail_counters
 from requests_app.counts import requests_changed
 from requests_app.events import record_event
-from requests_app.models import TRANSITIONS, EventType, Status, SupportRequest
+from requests_app.models import TRANSITIONS, EventType, Party, Status, SupportRequest
 from servicedesk.exceptions import (
     AlreadyTakenError,
     InvalidTransitionError,
@@ -270,3 +273,115 @@ def reply_to_request(
             data={"message_id": message.pk},
         )
     return message
+
+
+# ---------------------------------------------------------------------------
+# Requests opened and counted by inbound mail (messages_app.inbound calls these)
+# ---------------------------------------------------------------------------
+
+
+class RequestOpenedMeanwhileError(Exception):
+    """A concurrent writer opened a request for a requester whose mail was about to open
+    one: read the open requests again (the one-open-request index made this writer wait
+    for the other's commit, so a fresh read sees its request)."""
+
+
+@dataclass(frozen=True)
+class MailOpening:
+    """A request that inbound mail opens: its requester, what it is about, and how many
+    of the requester's mails it starts with."""
+
+    requester_email: str
+    requester_name: str
+    subject: str
+    message_count: int = 1
+
+
+def find_open_requests(*, requester_emails: Collection[str]) -> dict[str, SupportRequest]:
+    """The requesters' open requests by address, read without a lock: where their mail goes."""
+    rows = (
+        SupportRequest.objects.filter(requester_email__in=list(requester_emails))
+        .exclude(status=Status.CLOSED)
+        .only("pk", "requester_email", "status")
+    )
+    return {row.requester_email: row for row in rows}
+
+
+def open_requests_for_mail(
+    *, openings: Sequence[MailOpening], now: datetime
+) -> dict[str, SupportRequest]:
+    """Open a request for each requester of `openings` (in the order their numbers should
+    follow), in one insert; by address.
+
+    Rows are inserted in address order, so that concurrent batches wait for each other
+    instead of deadlocking; the one-open-request index decides a race, and
+    RequestOpenedMeanwhileError says that this writer lost it.
+    """
+    if not openings:
+        return {}
+    ids = _reserve_request_ids(len(openings)) if len(openings) > 1 else None
+    if ids is None:
+        # One writer at a time (SQLite), or one row: insert in item order, the ids follow.
+        in_insert_order = list(openings)
+    else:
+        in_insert_order = sorted(openings, key=lambda opening: opening.requester_email)
+    reserved = dict(zip((o.requester_email for o in openings), ids or [], strict=False))
+    new_requests = [
+        SupportRequest(
+            pk=reserved.get(opening.requester_email),
+            subject=opening.subject,
+            requester_email=opening.requester_email,
+            requester_name=opening.requester_name,
+            status=Status.NEW,
+            created_at=now,
+            last_message_at=now,
+            message_count=opening.message_count,
+            last_reply_by=Party.REQUESTER,
+        )
+        for opening in in_insert_order
+    ]
+    try:
+        with transaction.atomic():
+            rows = SupportRequest.objects.bulk_create(new_requests)
+    except IntegrityError:
+        if find_open_requests(requester_emails=[o.requester_email for o in openings]):
+            raise RequestOpenedMeanwhileError() from None
+        raise
+    requests_changed()
+    return {row.requester_email: row for row in rows}
+
+
+def _reserve_request_ids(count: int) -> list[int] | None:
+    """On PostgreSQL, `count` new request ids from the table's sequence, ascending, so that
+    rows inserted in address order can still be numbered in item order. None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    meta = SupportRequest._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def count_requester_mail(*, counts: Mapping[int, int], now: datetime) -> bool:
+    """Lock the requests that received mail (request id -> how many) in id order until
+    commit and count it; False, counting nothing, if one of them was closed after the mail
+    was routed there (the mail must then open a new request).
+
+    A request locked here cannot be closed before the caller commits, and rows locked in
+    one order by every batch cannot deadlock.
+    """
+    if not counts:
+        return True
+    still_open = set(
+        SupportRequest.objects.select_for_update(no_key=True)
+        .filter(pk__in=list(counts))
+        .exclude(status=Status.CLOSED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if still_open != set(counts):
+        return False
+    return mail_counters.count_requester_mail(counts=counts, at=now) == len(counts)

@@ -13,7 +13,6 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import make_msgid
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
@@ -21,6 +20,7 @@ from messages_app.outbound.delivery import clean_header_value, clean_message_ids
 from messages_app.parsing.mime import CONTENT_ID_DOMAIN, is_content_message_id
 from messages_app.tasks import deliver_message_task
 from operators_app.models import Operator
+from requests_app.mail_counters import count_messages
 from requests_app.models import Party, SupportRequest
 
 logger = logging.getLogger(__name__)
@@ -82,13 +82,10 @@ class OutboundMail:
 
 
 def record_messages(*, request_ids: list[int], kind: str, created_at: datetime) -> None:
-    """Bump the counters of requests that each just received one message of `kind`, in
-    one statement."""
-    updates = {"message_count": F("message_count") + 1, "last_message_at": created_at}
-    if kind in (Kind.REQUESTER, Kind.OPERATOR):
-        updates["last_reply_by"] = Party.REQUESTER if kind == Kind.REQUESTER else Party.OPERATOR
-    updates["updated_at"] = timezone.now()
-    SupportRequest.objects.filter(pk__in=request_ids).update(**updates)
+    """Count one message of `kind` on each request, in one statement (requests_app writes
+    the counters): a requester's or an operator's mail also says whose turn it is."""
+    turns: dict[str, Party] = {Kind.REQUESTER: Party.REQUESTER, Kind.OPERATOR: Party.OPERATOR}
+    count_messages(request_ids=request_ids, at=created_at, last_reply_by=turns.get(kind))
 
 
 def queue_outbound_message(

@@ -1,17 +1,19 @@
 """ingest_batch: parsing, routing, idempotency, loop protection and what is stored."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError, OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
-from messages_app.inbound import ingest as services
 from messages_app.inbound.ingest import InboundItem, Outcome, ingest_batch
-from messages_app.models import DeliveryStatus, Direction, Kind, Message
+from messages_app.models import DeliveryStatus, Direction, Kind, Message, Route
+from messages_app.parsing import mime
 from messages_app.tasks import deliver_message_task
 from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
 from messages_app.tests.inbound import fixture_bytes, make_mail
+from requests_app import services
 from requests_app.models import Party, Status, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
 from servicedesk.exceptions import IngestUnavailableError
@@ -143,18 +145,18 @@ def test_acknowledgement_threads_under_the_latest_mail_of_a_sender_in_the_batch(
 def test_batch_stored_item_by_item_acknowledges_each_new_request_once_after_commit(
     monkeypatch, published, django_capture_on_commit_callbacks
 ):
-    # The fast path queues the acknowledgements, then conflicts and is rolled back: only
-    # the careful path's acknowledgements may be stored and handed to Celery.
-    real = services._count_appended
-    calls = []
+    # Another worker stores user1's mail after this batch screened it: the unique provider
+    # id refuses the batch's insert, and the batch is stored item by item. Only what that
+    # path stored is acknowledged, once per new request, and handed to Celery after commit.
+    real = mime.parse_raw_email
 
-    def conflict_once(counts, *, now):
-        calls.append(counts)
-        if len(calls) == 1:
-            raise IntegrityError("duplicate key value violates unique constraint")
-        return real(counts, now=now)
+    def stored_meanwhile(data, **kwargs):
+        email = real(data, **kwargs)
+        if email.message_id == "<m1@x>":
+            InboundMessageFactory(request__requester_email="user1@example.com", external_id="id-1")
+        return email
 
-    monkeypatch.setattr(services, "_count_appended", conflict_once)
+    monkeypatch.setattr(mime, "parse_raw_email", stored_meanwhile)
     items = [
         raw(make_mail(sender=f"user{n}@example.com", message_id=f"<m{n}@x>"), f"id-{n}")
         for n in range(3)
@@ -162,12 +164,14 @@ def test_batch_stored_item_by_item_acknowledges_each_new_request_once_after_comm
     with django_capture_on_commit_callbacks(execute=True):
         results = ingest(*items)
 
-    assert len(calls) == 2
-    assert {r.outcome for r in results} == {Outcome.CREATED}
+    assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.DUPLICATE, Outcome.CREATED]
     acks = list(acknowledgements().order_by("pk"))
     assert published == [ack.pk for ack in acks]
-    assert sorted(ack.in_reply_to for ack in acks) == ["<m0@x>", "<m1@x>", "<m2@x>"]
-    assert {r.message_count for r in SupportRequest.objects.all()} == {2}
+    assert sorted(ack.in_reply_to for ack in acks) == ["<m0@x>", "<m2@x>"]
+    for result in (results[0], results[2]):
+        support_request = SupportRequest.objects.get(pk=result.request_id)
+        assert acknowledgements(support_request).count() == 1
+        assert support_request.message_count == 2
 
 
 def test_field_form_is_stored_like_raw_mail():
@@ -235,26 +239,19 @@ def test_reply_to_the_acknowledgement_is_appended_by_its_thread_headers():
     assert reply.request_id == first.request_id
 
 
-def test_route_message_follows_the_contract_order():
-    support_request = SupportRequestFactory(requester_email="jane@example.com")
-    email = services.parse_raw_email(
-        make_mail(subject=f"Re: {support_request.token}", in_reply_to="<x@example.com>")
+def test_each_stored_mail_keeps_the_route_that_placed_it():
+    [first] = ingest(raw(make_mail(message_id="<q1@example.com>"), "m1"))
+    ack = acknowledgements().get()
+    token = SupportRequest.objects.get(pk=first.request_id).token
+    results = ingest(
+        raw(make_mail(subject="Re: thanks", in_reply_to=ack.rfc_message_id), "m2"),
+        raw(make_mail(subject=f"Re: {token}"), "m3"),
+        raw(make_mail(subject="something else"), "m4"),
     )
-    route = services.route_message
-    assert route(email=email, open_request=None, thread_request_ids=set()) == services.Route.NEW
-    assert (
-        route(email=email, open_request=support_request, thread_request_ids={support_request.pk})
-        == services.Route.THREAD
-    )
-    assert (
-        route(email=email, open_request=support_request, thread_request_ids=set())
-        == services.Route.SUBJECT
-    )
-    other = services.parse_raw_email(make_mail(subject="no token"))
-    assert (
-        route(email=other, open_request=support_request, thread_request_ids=set())
-        == services.Route.OPEN_REQUEST
-    )
+    routes = [Message.objects.get(pk=r.message_id).route for r in [first, *results]]
+    assert routes == [Route.NEW, Route.THREAD, Route.SUBJECT, Route.OPEN_REQUEST]
+    # Outbound mail is not routed.
+    assert ack.route == ""
 
 
 def test_mail_goes_to_the_senders_open_request_whatever_its_status():
@@ -478,18 +475,23 @@ def test_rejected_items_report_their_errors_and_store_nothing():
 
 
 def test_a_request_opened_concurrently_makes_the_batch_append_to_it(monkeypatch):
-    # Another worker opened Jane's request after this batch looked: the first look is stale.
+    # Another worker opened Jane's request after this batch looked: the first look is stale,
+    # the one-open-request index refuses the batch's new request for her.
     SupportRequestFactory(requester_email="jane@example.com")
-    real = services._open_requests
+    real = services.find_open_requests
     calls = []
 
-    def stale_then_real(senders):
-        calls.append(senders)
-        return {} if len(calls) == 1 else real(senders)
+    def stale_then_real(*, requester_emails):
+        calls.append(requester_emails)
+        return {} if len(calls) == 1 else real(requester_emails=requester_emails)
 
-    monkeypatch.setattr(services, "_open_requests", stale_then_real)
+    monkeypatch.setattr(services, "find_open_requests", stale_then_real)
+    pauses = []
+    monkeypatch.setattr(time, "sleep", pauses.append)
     results = ingest(fields(title="a"), fields(title="b", user_email="bob@example.com"))
     assert [r.outcome for r in results] == [Outcome.APPENDED, Outcome.CREATED]
+    # The batch started again at once: the other writer had committed.
+    assert pauses == []
     assert SupportRequest.objects.filter(requester_email="jane@example.com").count() == 1
     jane = SupportRequest.objects.get(requester_email="jane@example.com")
     assert jane.message_count == 1
@@ -497,39 +499,41 @@ def test_a_request_opened_concurrently_makes_the_batch_append_to_it(monkeypatch)
 
 
 def test_a_request_closed_concurrently_makes_the_mail_open_a_new_one(monkeypatch):
-    # An operator closed Jane's request after this batch looked: the first look is stale.
+    # An operator closed Jane's request after this batch looked: the first look is stale,
+    # and locking the request before commit finds it closed.
     support_request = SupportRequestFactory(requester_email="jane@example.com")
     stale = {"jane@example.com": SupportRequest.objects.get(pk=support_request.pk)}
     SupportRequest.objects.filter(pk=support_request.pk).update(
         status=Status.CLOSED, closed_at=timezone.now()
     )
-    real = services._open_requests
+    real = services.find_open_requests
     calls = []
 
-    def stale_then_real(senders):
-        calls.append(senders)
-        return stale if len(calls) == 1 else real(senders)
+    def stale_then_real(*, requester_emails):
+        calls.append(requester_emails)
+        return stale if len(calls) == 1 else real(requester_emails=requester_emails)
 
-    monkeypatch.setattr(services, "_open_requests", stale_then_real)
+    monkeypatch.setattr(services, "find_open_requests", stale_then_real)
+    pauses = []
+    monkeypatch.setattr(time, "sleep", pauses.append)
     [result] = ingest(fields(title="late"))
     assert result.outcome == Outcome.CREATED
     assert result.request_id != support_request.pk
+    assert len(pauses) == 1
+    assert Message.objects.get(pk=result.message_id).route == Route.NEW
     support_request.refresh_from_db()
     assert support_request.message_count == 0
 
 
 def test_a_message_stored_concurrently_is_reported_as_duplicate(monkeypatch):
-    real = services._stored_by_external_id
-    calls = []
+    # Another worker stores the mail after this batch looked its id up.
+    real = mime.parse_field_email
 
-    def stored_meanwhile(external_ids):
-        calls.append(external_ids)
-        if len(calls) == 1:
-            InboundMessageFactory(request__requester_email="jane@example.com", external_id="race-1")
-            return {}
-        return real(external_ids)
+    def stored_meanwhile(**values):
+        InboundMessageFactory(request__requester_email="jane@example.com", external_id="race-1")
+        return real(**values)
 
-    monkeypatch.setattr(services, "_stored_by_external_id", stored_meanwhile)
+    monkeypatch.setattr(mime, "parse_field_email", stored_meanwhile)
     [result] = ingest(fields(external_id="race-1"))
     assert result.outcome == Outcome.DUPLICATE
     assert Message.objects.filter(external_id="race-1").count() == 1
@@ -580,18 +584,18 @@ def test_a_batch_of_duplicates_costs_one_query(django_assert_num_queries):
 
 
 def test_a_batch_rolled_back_by_a_deadlock_is_stored_on_the_next_attempt(monkeypatch):
-    real = services._store_together
+    real = services.open_requests_for_mail
     calls = []
 
-    def deadlock_once(*args, **kwargs):
+    def deadlock_once(**kwargs):
         calls.append(1)
         if len(calls) == 1:
             SupportRequestFactory(requester_email="bystander@example.com")
             raise OperationalError("deadlock detected")
-        return real(*args, **kwargs)
+        return real(**kwargs)
 
-    monkeypatch.setattr(services, "_store_together", deadlock_once)
-    monkeypatch.setattr(services.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(services, "open_requests_for_mail", deadlock_once)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
     [result] = ingest(fields(title="after a deadlock"))
     assert result.outcome == Outcome.CREATED
     assert len(calls) == 2
@@ -600,29 +604,51 @@ def test_a_batch_rolled_back_by_a_deadlock_is_stored_on_the_next_attempt(monkeyp
 
 
 def test_a_batch_that_keeps_deadlocking_is_refused_whole_and_stores_nothing(monkeypatch):
-    def always(*args, **kwargs):
+    def always(**kwargs):
         SupportRequestFactory(requester_email="bystander@example.com")
         raise OperationalError("deadlock detected")
 
-    monkeypatch.setattr(services, "_store_together", always)
-    monkeypatch.setattr(services.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(services, "open_requests_for_mail", always)
+    pauses = []
+    monkeypatch.setattr(time, "sleep", pauses.append)
     with pytest.raises(IngestUnavailableError):
         ingest(fields(title="x"), fields(title="y", user_email="bob@example.com"))
     assert not SupportRequest.objects.exists()
     assert not Message.objects.exists()
+    # Every attempt but the last waits, longer each time.
+    assert len(pauses) == 6
+    assert pauses == sorted(pauses)
 
 
-def test_an_item_that_can_never_be_stored_is_rejected_alone(monkeypatch):
-    real = services._new_message
+@pytest.fixture
+def poisoned_subject():
+    """The database refuses inbound mail whose subject is "poison" (a real trigger)."""
+    if connection.vendor == "postgresql":
+        statements = [
+            """CREATE FUNCTION poison_mail() RETURNS trigger AS $$ BEGIN
+                IF NEW.subject = 'poison' THEN
+                    RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = 'poisoned';
+                END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql""",
+            """CREATE TRIGGER poison_mail BEFORE INSERT ON messages_app_message
+                FOR EACH ROW EXECUTE FUNCTION poison_mail()""",
+        ]
+    else:
+        statements = [
+            """CREATE TRIGGER poison_mail BEFORE INSERT ON messages_app_message
+                WHEN NEW.subject = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"""
+        ]
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    return "poison"
 
-    def poisoned(candidate, *, now):
-        message = real(candidate, now=now)
-        if candidate.email.subject == "poison":
-            message.kind = "bogus"  # violates a check constraint
-        return message
 
-    monkeypatch.setattr(services, "_new_message", poisoned)
-    results = ingest(fields(title="fine"), fields(title="poison", user_email="bob@example.com"))
+def test_an_item_that_can_never_be_stored_is_rejected_alone(poisoned_subject):
+    results = ingest(
+        fields(title="fine"), fields(title=poisoned_subject, user_email="bob@example.com")
+    )
     assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.REJECTED]
     assert results[1].errors == {"non_field_errors": ["The message could not be stored."]}
     assert not SupportRequest.objects.filter(requester_email="bob@example.com").exists()
