@@ -15,14 +15,14 @@ from messages_app.outbound.compose import post_reply, queue_operator_mail
 from messages_app.outbound.notices import Notice, queue_notice
 from operators_app.models import Operator
 from requests_app.counts import requests_changed
-from requests_app.events import record_event
-from requests_app.models import TRANSITIONS, EventType, Status, SupportRequest
-from servicedesk.exceptions import (
+from requests_app.errors import (
     AlreadyTakenError,
     InvalidTransitionError,
     NotHolderError,
     OpenRequestExistsError,
 )
+from requests_app.events import record_event
+from requests_app.models import TRANSITIONS, EventType, Status, SupportRequest
 from servicedesk.metrics import (
     first_response_histogram,
     observe_after_commit,

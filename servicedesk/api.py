@@ -3,10 +3,9 @@
 import datetime
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import exceptions, pagination, parsers, serializers
-
-from servicedesk.exceptions import ErrorSerializer, ValidationErrorSerializer
 
 # Deeper than any body the API takes; a client's nesting must never reach Python's
 # recursion limit (in the parser, in this walk or in a serializer).
@@ -183,6 +182,28 @@ class PageNumberPagination(pagination.PageNumberPagination):
                 "format": "int64",
             }
         return parameters
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error that is not field validation."""
+
+    detail = serializers.CharField(help_text="A human sentence saying what was wrong.")
+    code = serializers.CharField(help_text="A stable machine code, e.g. `already_taken`.")
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """Field validation errors: `{"<field>": ["<message>", ...], ...}` (documentation only)."""
+
+
+class ValidationErrorSerializerExtension(OpenApiSerializerExtension):
+    target_class = ValidationErrorSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "description": "Field validation errors: each invalid field with its messages.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        }
 
 
 def error_response(description: str, *cases: tuple[str, str]) -> OpenApiResponse:

@@ -28,6 +28,7 @@ from messages_app.attachments import (
     keep_files,
     store_raw,
 )
+from messages_app.errors import IngestUnavailableError
 from messages_app.models import Attachment, Direction, Kind, Message
 from messages_app.outbound.notices import Notice, queue_notices
 from messages_app.parsing.mime import (
@@ -44,7 +45,6 @@ from requests_app.counts import requests_changed
 from requests_app.events import EventRecord, record_events
 from requests_app.models import ActorType, EventType, Party, Status, SupportRequest
 from servicedesk.database import drop_broken_connections
-from servicedesk.exceptions import IngestUnavailableError
 
 # ---------------------------------------------------------------------------
 # Ingestion of inbound mail (the webhook's one service)
