@@ -50,7 +50,7 @@ class StrictJSONParser(parsers.JSONParser):
         return data
 
 
-class _StringOnly:
+class _StringOnly(serializers.CharField):
     """A JSON string and nothing else: DRF's own fields would store 5 as "5"."""
 
     def to_internal_value(self, data):
@@ -64,7 +64,7 @@ class _StringOnly:
 _NO_NUL = RegexValidator(r"^[^\x00]*$", message="Null characters are not allowed.")
 
 
-class StringField(_StringOnly, serializers.CharField):
+class StringField(_StringOnly):
     """DRF's CharField that refuses numbers, booleans and other non-strings, and documents
     that NUL characters are refused."""
 
@@ -267,3 +267,8 @@ NO_OPERATOR_PROFILE = error_response(
     "The user has no active operator profile.",
     ("no_operator_profile", "This user has no active operator profile."),
 )
+PAGE_INVALID = validation_response(
+    "`page` or `page_size` is not a positive whole number.",
+    {"page_size": ["Enter a whole number from 1 to 200."]},
+)
+PAGE_NOT_FOUND = error_response("The page is past the last one.", ("not_found", "Invalid page."))
