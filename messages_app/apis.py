@@ -7,10 +7,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from messages_app import schema
-from messages_app.attachments import (
-    refuse_oversized_upload,
-    uploaded_files,
-)
+from messages_app.attachments import refuse_oversized_upload, uploaded_files
 from messages_app.canned import create_canned_reply, delete_canned_reply, update_canned_reply
 from messages_app.models import CannedReply
 from messages_app.selectors import get_canned_reply, list_canned_replies, list_request_messages
