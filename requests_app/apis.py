@@ -19,13 +19,8 @@ from requests_app import schema
 from requests_app.counts import CountedRows
 from requests_app.filters import SupportRequestFilter
 from requests_app.models import SupportRequest
-from requests_app.selectors import (
-    RequestRow,
-    get_request,
-    list_events,
-    list_request_ids,
-    request_exists,
-)
+from requests_app.rows import RequestRow
+from requests_app.selectors import get_request, list_events, list_request_ids, request_exists
 from requests_app.serializers import (
     AssignSerializer,
     OpenRequestSerializer,

@@ -1,40 +1,12 @@
 """Reads of support requests the API needs, each in one query."""
 
-import datetime
-from typing import NamedTuple
-
 from django.db import connections
 from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from messages_app.models import Message
 from requests_app.models import RequestEvent, SupportRequest
-
-
-class RequestRow(NamedTuple):
-    """One request as the list reads it: every column the Request object shows
-    (`serializers.request_data` maps a row to the object), and nothing else. A page of
-    rows skips building 100 model instances."""
-
-    id: int
-    subject: str
-    requester_email: str
-    requester_name: str
-    status: str
-    operator_id: int | None
-    operator__name: str | None
-    created_at: datetime.datetime
-    updated_at: datetime.datetime
-    taken_at: datetime.datetime | None
-    closed_at: datetime.datetime | None
-    last_message_at: datetime.datetime | None
-    message_count: int
-    last_reply_by: str
-    first_response_at: datetime.datetime | None
-
-
-# The columns of a RequestRow, in its order: what `values_list` reads for a page.
-REQUEST_COLUMNS = RequestRow._fields
+from requests_app.rows import REQUEST_COLUMNS
 
 # The same for model instances, whose joined operator also needs its key.
 _LIST_FIELDS = (*REQUEST_COLUMNS, "operator__id")

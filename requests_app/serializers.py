@@ -15,7 +15,7 @@ from requests_app.models import (
     SupportRequest,
     waiting_on,
 )
-from requests_app.selectors import REQUEST_COLUMNS, RequestRow
+from requests_app.rows import REQUEST_COLUMNS, RequestRow
 from servicedesk.api import EmailStringField, StringField, UTCDateTimeField, format_utc
 
 REQUEST_EXAMPLE = {
