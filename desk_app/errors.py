@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
+from rest_framework.serializers import as_serializer_error
 
 from servicedesk.exceptions import DomainError
 
@@ -25,9 +26,5 @@ def describe(
     """What went wrong, one sentence a line."""
     if isinstance(error, DomainError):
         return [_messages().get(error.code, str(error.detail))]
-    if isinstance(error, DjangoValidationError):
-        return list(error.messages)
-    detail = error.detail
-    if isinstance(detail, dict):
-        return [str(text) for texts in detail.values() for text in texts]
-    return [str(text) for text in detail]
+    errors = as_serializer_error(error)
+    return [str(text) for texts in errors.values() for text in texts]

@@ -38,6 +38,7 @@ from messages_app.selectors import (
 )
 from messages_app.serializers import NoteCreateSerializer, ReplyCreateSerializer
 from operators_app.selectors import list_active_operators
+from requests_app.errors import OpenRequestExistsError
 from requests_app.models import Status, SupportRequest
 from requests_app.selectors import get_request, list_events
 from requests_app.serializers import AssignSerializer, OpenRequestSerializer
@@ -49,7 +50,7 @@ from requests_app.services import (
     reply_to_request,
     take_request,
 )
-from servicedesk.exceptions import DomainError, OpenRequestExistsError
+from servicedesk.exceptions import DomainError
 
 STATUS_LABELS = {
     Status.NEW: gettext_lazy("New"),

@@ -4,10 +4,10 @@ import re
 
 from django.db import transaction
 
+from messages_app.errors import NotAuthorError
 from messages_app.models import CannedReply
 from operators_app.models import Operator
 from requests_app.models import SupportRequest
-from servicedesk.exceptions import NotHolderError
 
 PLACEHOLDERS = ("requester_name", "requester_email", "operator_name", "request_id", "subject")
 
@@ -41,7 +41,7 @@ def render_canned_reply(
 
 def _check_may_change(*, canned_reply: CannedReply, operator: Operator) -> None:
     if canned_reply.created_by_id != operator.pk and not operator.user.is_staff:
-        raise NotHolderError("Only the author of a canned reply, or staff, may change it.")
+        raise NotAuthorError()
 
 
 def create_canned_reply(*, operator: Operator, title: str, body: str) -> CannedReply:

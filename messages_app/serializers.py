@@ -1,5 +1,8 @@
 """The Message object of API.md and an operator's reply."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
@@ -63,7 +66,7 @@ REPLY_EXAMPLE = {
 }
 
 
-def _absolute(context: dict, path: str) -> str:
+def _absolute(context: Mapping[str, Any], path: str) -> str:
     request = context.get("request")
     return request.build_absolute_uri(path) if request is not None else path
 

@@ -6,8 +6,8 @@ An unauthenticated caller never reaches these checks' messages: DRF answers 401 
 
 from rest_framework.permissions import BasePermission
 
+from operators_app.errors import NoOperatorProfileError
 from operators_app.selectors import get_active_operator
-from servicedesk.exceptions import NoOperatorProfileError
 
 
 def _is_authenticated(request) -> bool:

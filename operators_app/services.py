@@ -4,9 +4,9 @@ from django.contrib.auth import authenticate, get_user_model
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from operators_app.errors import InvalidCredentialsError
 from operators_app.models import Operator
 from requests_app.models import SupportRequest
-from servicedesk.exceptions import InvalidCredentialsError
 
 
 def create_operator(

@@ -7,27 +7,8 @@ from django.db.models.expressions import RawSQL
 from messages_app.models import Message
 from operators_app.models import Operator
 from requests_app.models import OPEN_STATUSES, RequestEvent, SupportRequest
+from requests_app.rows import REQUEST_COLUMNS
 
-# Every column the Request object shows, in the order of a row of the list
-# (`serializers.request_data` maps a row to the object); nothing else is read. A page of
-# rows skips building 100 model instances.
-REQUEST_COLUMNS = (
-    "id",
-    "subject",
-    "requester_email",
-    "requester_name",
-    "status",
-    "operator_id",
-    "operator__name",
-    "created_at",
-    "updated_at",
-    "taken_at",
-    "closed_at",
-    "last_message_at",
-    "message_count",
-    "last_reply_by",
-    "first_response_at",
-)
 # The same for model instances, whose joined operator also needs its key.
 _LIST_FIELDS = (*REQUEST_COLUMNS, "operator__id")
 

@@ -18,14 +18,14 @@ from messages_app.outbound.notices import Notice, queue_notice
 from operators_app.models import Operator
 from requests_app import mail_counters
 from requests_app.counts import requests_changed
-from requests_app.events import record_event
-from requests_app.models import TRANSITIONS, EventType, Party, Status, SupportRequest
-from servicedesk.exceptions import (
+from requests_app.errors import (
     AlreadyTakenError,
     InvalidTransitionError,
     NotHolderError,
     OpenRequestExistsError,
 )
+from requests_app.events import record_event
+from requests_app.models import TRANSITIONS, EventType, Party, Status, SupportRequest
 from servicedesk.metrics import (
     first_response_histogram,
     observe_after_commit,

@@ -3,10 +3,9 @@
 import datetime
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import exceptions, pagination, parsers, serializers
-
-from servicedesk.exceptions import ErrorSerializer, ValidationErrorSerializer
 
 # Deeper than any body the API takes; a client's nesting must never reach Python's
 # recursion limit (in the parser, in this walk or in a serializer).
@@ -51,7 +50,7 @@ class StrictJSONParser(parsers.JSONParser):
         return data
 
 
-class _StringOnly:
+class _StringOnly(serializers.CharField):
     """A JSON string and nothing else: DRF's own fields would store 5 as "5"."""
 
     def to_internal_value(self, data):
@@ -65,7 +64,7 @@ class _StringOnly:
 _NO_NUL = RegexValidator(r"^[^\x00]*$", message="Null characters are not allowed.")
 
 
-class StringField(_StringOnly, serializers.CharField):
+class StringField(_StringOnly):
     """DRF's CharField that refuses numbers, booleans and other non-strings, and documents
     that NUL characters are refused."""
 
@@ -185,6 +184,28 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return parameters
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error that is not field validation."""
+
+    detail = serializers.CharField(help_text="A human sentence saying what was wrong.")
+    code = serializers.CharField(help_text="A stable machine code, e.g. `already_taken`.")
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """Field validation errors: `{"<field>": ["<message>", ...], ...}` (documentation only)."""
+
+
+class ValidationErrorSerializerExtension(OpenApiSerializerExtension):
+    target_class = ValidationErrorSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "description": "Field validation errors: each invalid field with its messages.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        }
+
+
 def error_response(description: str, *cases: tuple[str, str]) -> OpenApiResponse:
     """A documented `{"detail", "code"}` error response with an example per (code, detail)."""
     return OpenApiResponse(
@@ -246,3 +267,8 @@ NO_OPERATOR_PROFILE = error_response(
     "The user has no active operator profile.",
     ("no_operator_profile", "This user has no active operator profile."),
 )
+PAGE_INVALID = validation_response(
+    "`page` or `page_size` is not a positive whole number.",
+    {"page_size": ["Enter a whole number from 1 to 200."]},
+)
+PAGE_NOT_FOUND = error_response("The page is past the last one.", ("not_found", "Invalid page."))

@@ -31,6 +31,7 @@ from datetime import datetime
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from messages_app.errors import IngestUnavailableError
 from messages_app.inbound.acknowledging import acknowledge
 from messages_app.inbound.batch import (
     Candidate,
@@ -42,7 +43,6 @@ from messages_app.inbound.batch import (
 from messages_app.inbound.storing import store_alone, store_together
 from requests_app import services
 from servicedesk.database import drop_broken_connections
-from servicedesk.exceptions import IngestUnavailableError
 
 __all__ = ["InboundItem", "ItemResult", "Outcome", "ingest_batch"]
 

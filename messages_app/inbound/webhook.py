@@ -30,6 +30,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messages_app.errors import (
+    InvalidSignatureError,
+    PayloadTooLargeError,
+    TooManyMessagesError,
+    WebhookNotConfiguredError,
+)
 from messages_app.inbound.ingest import InboundItem, ItemResult, Outcome, ingest_batch
 from messages_app.inbound.signatures import verify_signature
 from messages_app.parsing.mime import (
@@ -39,12 +45,6 @@ from messages_app.parsing.mime import (
     parse_address,
 )
 from servicedesk.api import error_response, validation_response
-from servicedesk.exceptions import (
-    InvalidSignatureError,
-    PayloadTooLargeError,
-    TooManyMessagesError,
-    WebhookNotConfiguredError,
-)
 from servicedesk.metrics import record_ingest_outcomes
 from servicedesk.renderers import JSONRenderer
 

@@ -9,13 +9,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from messages_app.attachments import StoredFile, delete_unused_files, outbound_rows, store_upload
+from messages_app.errors import RequestClosedError
 from messages_app.models import Attachment, Kind, Message
 from messages_app.outbound.notices import with_token
 from messages_app.outbound.outbox import queue_outbound_message
 from messages_app.parsing.subjects import reply_subject
 from operators_app.models import Operator
 from requests_app.models import SupportRequest
-from servicedesk.exceptions import InvalidTransitionError
 
 
 def post_reply(
@@ -31,7 +31,7 @@ def post_reply(
     with transaction.atomic():
         support_request = SupportRequest.objects.select_for_update().get(pk=request_id)
         if not support_request.is_open:
-            raise InvalidTransitionError("A closed request cannot receive replies.")
+            raise RequestClosedError()
         return queue_operator_mail(
             support_request=support_request,
             operator=operator,

@@ -7,6 +7,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.utils import timezone
 
+from messages_app.errors import IngestUnavailableError
 from messages_app.inbound.ingest import InboundItem, Outcome, ingest_batch
 from messages_app.models import DeliveryStatus, Direction, Kind, Message, Route
 from messages_app.parsing import mime
@@ -16,7 +17,6 @@ from messages_app.tests.inbound import fixture_bytes, make_mail
 from requests_app import services
 from requests_app.models import Party, Status, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
-from servicedesk.exceptions import IngestUnavailableError
 
 pytestmark = pytest.mark.django_db
 

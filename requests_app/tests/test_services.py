@@ -4,10 +4,10 @@ import pytest
 from django.utils import timezone
 
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
+from requests_app.errors import AlreadyTakenError, InvalidTransitionError, NotHolderError
 from requests_app.models import Party, Status, SupportRequest
 from requests_app.services import close_request, take_request
 from requests_app.tests.factories import SupportRequestFactory
-from servicedesk.exceptions import AlreadyTakenError, InvalidTransitionError, NotHolderError
 
 pytestmark = pytest.mark.django_db
 

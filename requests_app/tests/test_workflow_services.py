@@ -10,6 +10,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from messages_app.canned import render_canned_reply
 from messages_app.models import CannedReply, DeliveryStatus, Direction, Kind, Message
 from operators_app.tests.factories import OperatorFactory
+from requests_app.errors import InvalidTransitionError, NotHolderError, OpenRequestExistsError
 from requests_app.models import EventType, Party, Status, SupportRequest
 from requests_app.selectors import list_events
 from requests_app.services import (
@@ -21,7 +22,6 @@ from requests_app.services import (
     take_request,
 )
 from requests_app.tests.factories import SupportRequestFactory
-from servicedesk.exceptions import InvalidTransitionError, NotHolderError, OpenRequestExistsError
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,24 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from servicedesk import exceptions as errors
-from servicedesk.exceptions import AlreadyTakenError, exception_handler
+from servicedesk.exceptions import DomainError, exception_handler
 
 pytestmark = pytest.mark.django_db
+
+
+class _HeldError(DomainError):
+    status_code = 409
+    code = "already_taken"
+    default_detail = "Another operator already holds this request."
+
+
+class _NamesItsRequestError(DomainError):
+    status_code = 409
+    code = "open_request_exists"
+
+    @property
+    def extra(self):
+        return {"request_id": 17}
 
 
 class _Boom(APIView):
@@ -52,13 +67,27 @@ handler500 = errors.handler500
 
 
 def test_domain_error_maps_to_its_status_and_code():
-    response = exception_handler(AlreadyTakenError(), {})
+    response = exception_handler(_HeldError(), {})
 
     assert response.status_code == 409
     assert response.data == {
         "detail": "Another operator already holds this request.",
         "code": "already_taken",
     }
+
+
+def test_domain_error_carries_its_extra_fields_beside_detail_and_code():
+    response = exception_handler(_NamesItsRequestError("Jane has #17 open."), {})
+
+    assert response.data == {
+        "detail": "Jane has #17 open.",
+        "code": "open_request_exists",
+        "request_id": 17,
+    }
+
+
+def test_an_unexpected_exception_is_left_to_django():
+    assert exception_handler(RuntimeError("unexpected"), {}) is None
 
 
 def test_http404_maps_to_a_not_found_error():
@@ -102,17 +131,17 @@ def test_field_validation_errors_keep_drfs_shape():
 
 @pytest.mark.urls(__name__)
 def test_an_unexpected_exception_in_an_api_view_is_a_logged_json_500(caplog):
-    with caplog.at_level(logging.ERROR, logger="servicedesk.exceptions"):
-        response = APIClient().get("/api/test/boom/")
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        response = APIClient(raise_request_exception=False).get("/api/test/boom/")
 
     assert response.status_code == 500
     assert response.json() == {
         "detail": "The server hit an unexpected error; it has been logged.",
         "code": "server_error",
     }
-    [record] = [r for r in caplog.records if r.name == "servicedesk.exceptions"]
+    [record] = [r for r in caplog.records if r.name == "django.request"]
     assert record.exc_info[0] is RuntimeError
-    assert "GET /api/test/boom/" in record.getMessage()
+    assert "/api/test/boom/" in record.getMessage()
 
 
 @pytest.mark.urls(__name__)
