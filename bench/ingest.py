@@ -178,7 +178,7 @@ class InProcessPoster:
 
 def validation_cpu_per_mail(bodies: list[bytes], count: int, repeat: int = 5) -> float:
     """CPU seconds per mail of the webhook's item validation alone (best of `repeat`)."""
-    from messages_app.inbound.webhook import batch_items
+    from messages_app.inbound.items import batch_items
 
     best = float("inf")
     for _ in range(repeat):
