@@ -47,9 +47,10 @@ run: migrate  ## Install, migrate and serve on http://127.0.0.1:8000 (embedded d
 test: install-dev  ## Install dev dependencies and run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install-dev  ## ruff check and format check
+lint: install-dev  ## ruff check, format check and the import layers (lint-imports)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install-dev  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

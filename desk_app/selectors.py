@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db.models import F, QuerySet
+from django.db.models.expressions import OrderBy
 
 from requests_app.counts import CountedRows, count_requests
 from requests_app.filters import SupportRequestFilter
@@ -27,12 +28,13 @@ _OPEN = ",".join(OPEN_STATUSES)
 
 def tab_filters(*, tab: str, operator_id: int) -> dict[str, str]:
     """The list filters (query parameters of the list API) one tab stands for."""
-    return {
+    filters: dict[str, dict[str, str]] = {
         "mine": {"status": _OPEN, "operator": str(operator_id)},
         "unassigned": {"status": _OPEN, "operator": "none"},
         "open": {"status": _OPEN},
-        "closed": {"status": Status.CLOSED},
-    }[tab]
+        "closed": {"status": Status.CLOSED.value},
+    }
+    return filters[tab]
 
 
 def order_waiting_first(queryset: QuerySet, *, one_operator: bool = False) -> QuerySet:
@@ -40,7 +42,11 @@ def order_waiting_first(queryset: QuerySet, *, one_operator: bool = False) -> Qu
     first. The partial indexes `request_desk_waiting` (all open requests) and
     `request_desk_waiting_operator` (one operator's or nobody's, whose operator column is
     the same on every row, so leading with it changes nothing) hand out a page unsorted."""
-    order = [F("last_reply_by").desc(), F("last_message_at").asc(nulls_last=True), "id"]
+    order: list[OrderBy | str] = [
+        F("last_reply_by").desc(),
+        F("last_message_at").asc(nulls_last=True),
+        "id",
+    ]
     return queryset.order_by("operator_id", *order) if one_operator else queryset.order_by(*order)
 
 
@@ -80,7 +86,8 @@ def get_queue(
 ) -> Queue:
     """A page of the queue: the tab's filters with the person's on top, in the chosen sort,
     and the count of every tab (each through the list's count cache)."""
-    counts, tab_cleaned = {}, {}
+    counts: dict[str, int] = {}
+    tab_cleaned: dict[str, dict[str, Any]] = {}
     for name in TABS:
         tab_set = _filterset(tab_filters(tab=name, operator_id=operator_id))
         tab_set.is_valid()
@@ -91,18 +98,20 @@ def get_queue(
     for name, value in (("status", status), ("operator", operator), ("search", search)):
         if value:
             data[name] = value
-    if SORTS[sort]:
-        data["ordering"] = SORTS[sort]
+    ordering = SORTS[sort]
+    if ordering:
+        data["ordering"] = ordering
     filterset = _filterset(data)
     if not filterset.is_valid():
         return Queue(tab=tab, sort=sort, page=None, counts=counts, errors=filterset.errors)
-    if SORTS[sort]:
+    if ordering:
         queryset = filterset.qs
     else:
         one_operator = filterset.form.cleaned_data.get("operator") is not None
         queryset = order_waiting_first(filterset.qs, one_operator=one_operator)
     filters = _cleaned(filterset)
-    paginator = Paginator(CountedRows(queryset, filters=filters), PAGE_SIZE)
+    # CountedRows is the sequence protocol Paginator uses (count, slicing, ordered).
+    paginator: Paginator[Any] = Paginator(CountedRows(queryset, filters=filters), PAGE_SIZE)  # type: ignore[arg-type]
     if filters == tab_cleaned[tab]:
         paginator.count = counts[tab]  # counted above
     try:

@@ -1,6 +1,7 @@
 """The operator console's pages: thin views over the services and selectors the API uses."""
 
 import json
+from typing import Any
 
 from django.contrib.auth import logout
 from django.contrib.auth.views import LoginView
@@ -361,7 +362,7 @@ def open_request_view(request):
         return HttpResponseNotAllowed(["GET", "POST"])
     fields = ("requester_email", "requester_name", "subject", "body")
     typed = {name: request.POST.get(name, "") for name in fields}
-    context = {"typed": typed, "field_errors": {}}
+    context: dict[str, Any] = {"typed": typed, "field_errors": {}}
     if request.method == "GET":
         return TemplateResponse(request, "desk/open_request.html", context)
     serializer = OpenRequestSerializer(data=typed)

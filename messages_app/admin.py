@@ -1,23 +1,16 @@
+"""The admin of mail: messages (with their files and a "send again" action), stored
+attachments and canned replies. A request's own page, with its mail, is in
+requests_app/admin.py."""
+
 from django.contrib import admin, messages
-from django.db.models import Count
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.text import Truncator
-from django.utils.timezone import localtime
 
-from messages_app.attachments import (
-    attachment_path,
-    delete_attachments,
-    delete_messages,
-    delete_requests,
-)
+from messages_app.attachments import attachment_path, delete_attachments, delete_messages
 from messages_app.models import Attachment, CannedReply, Message
 from messages_app.outbound.outbox import send_again
 from operators_app.selectors import get_active_operator
-from requests_app.admin import SupportRequestAdmin
-from requests_app.models import SupportRequest
 
 
 def _download_link(attachment: Attachment) -> str:
@@ -53,70 +46,22 @@ class FilesMixin:
         return format_html("<br>".join(["{}"] * len(links)), *links) if links else "-"
 
 
-class MessageInline(admin.TabularInline):
-    """A request's mail, oldest first, one line each with a link to the whole message:
-    history, so read-only."""
-
-    model = Message
-    fields = ["sent", "who", "line", "delivery", "file_count"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ["created_at", "id"]
-    classes = ["message-lines"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .only(
-                "request_id",
-                "created_at",
-                "direction",
-                "kind",
-                "author_email",
-                "subject",
-                "reply",
-                "delivery_status",
-            )
-            .annotate(files=Count("attachments"))
-        )
-
-    @admin.display(description="When")
-    def sent(self, message: Message) -> str:
-        return date_format(localtime(message.created_at), "SHORT_DATETIME_FORMAT")
-
-    @admin.display(description="From")
-    def who(self, message: Message) -> str:
-        return f"{message.get_kind_display()}: {message.author_email}"
-
-    @admin.display(description="Message")
-    def line(self, message: Message) -> str:
-        text = " ".join((message.reply or message.subject).split())
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:messages_app_message_change", args=[message.pk]),
-            Truncator(text).chars(120) or f"#{message.pk}",
-        )
-
-    @admin.display(description="Delivery")
-    def delivery(self, message: Message) -> str:
-        return message.get_delivery_status_display() or "-"
-
-    @admin.display(description="Files")
-    def file_count(self, message: Message) -> int:
-        return message.files
+_ATTACHMENT_COLUMNS = (
+    "position",
+    "download",
+    "content_type",
+    "size",
+    "inline",
+    "content_id",
+    "omitted",
+)
 
 
 class AttachmentInline(admin.TabularInline):
     """A message's files, in document order; downloads go through the safe view."""
 
     model = Attachment
-    fields = ["position", "download", "content_type", "size", "inline", "content_id", "omitted"]
-    readonly_fields = fields
+    fields = readonly_fields = _ATTACHMENT_COLUMNS
     extra = 0
     can_delete = False
     ordering = ["position", "id"]
@@ -127,24 +72,6 @@ class AttachmentInline(admin.TabularInline):
     @admin.display(description="File")
     def download(self, attachment: Attachment) -> str:
         return _download_link(attachment)
-
-
-# The request admin is defined in requests_app, which must not import this app; the
-# messages inline is attached here by re-registering it.
-admin.site.unregister(SupportRequest)
-
-
-@admin.register(SupportRequest)
-class SupportRequestWithMessagesAdmin(SupportRequestAdmin):
-    inlines = [MessageInline]
-
-    # Deleting a request deletes its messages' stored files too (when no other message
-    # uses the same bytes).
-    def delete_model(self, request, obj):
-        delete_requests(request_ids=[obj.pk])
-
-    def delete_queryset(self, request, queryset):
-        delete_requests(request_ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(CannedReply)
@@ -164,14 +91,6 @@ class CannedReplyAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = get_active_operator(user=request.user)
         super().save_model(request, obj, form, change)
-
-    # Deleting a request deletes its messages' stored files too (when no other message
-    # uses the same bytes).
-    def delete_model(self, request, obj):
-        delete_requests(request_ids=[obj.pk])
-
-    def delete_queryset(self, request, queryset):
-        delete_requests(request_ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(Message)

@@ -315,7 +315,9 @@ def open_stream(key: str, *, start: int = 0, length: int | None = None):
     storage = attachment_storage()
     bucket = getattr(storage, "bucket", None)
     if bucket is not None:
-        arguments = {"Bucket": bucket.name, "Key": storage._normalize_name(key)}
+        # S3Storage's own key for a name (its location prefix applied).
+        s3_key = storage._normalize_name(key)  # type: ignore[attr-defined]
+        arguments = {"Bucket": bucket.name, "Key": s3_key}
         if start or length is not None:
             end = "" if length is None else str(start + length - 1)
             arguments["Range"] = f"bytes={start}-{end}"

@@ -1,12 +1,14 @@
+"""The operator admin: the list with how many open requests each holds, and adding an
+operator to an existing user or with a new one."""
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.db.models import Count, Q
 
 from operators_app.models import Operator
 from operators_app.services import attach_operator, create_operator, rename_operator
-from requests_app.models import OPEN_STATUSES
+from requests_app.selectors import with_open_requests
 
 
 class OperatorCreationForm(forms.ModelForm):
@@ -21,7 +23,9 @@ class OperatorCreationForm(forms.ModelForm):
         "Leave empty to create a new user from the fields below.",
     )
     username = forms.CharField(
-        max_length=150, required=False, help_text="For a new user: required."
+        max_length=get_user_model()._meta.get_field("username").max_length,
+        required=False,
+        help_text="For a new user: required.",
     )
     email = forms.EmailField(required=False)
     password = forms.CharField(
@@ -56,7 +60,7 @@ class OperatorCreationForm(forms.ModelForm):
         return password
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if (
             not cleaned.get("existing_user")
             and not cleaned.get("username")
@@ -75,11 +79,7 @@ class OperatorAdmin(admin.ModelAdmin):
     readonly_fields = ["user", "created_at"]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(_open=Count("requests", filter=Q(requests__status__in=OPEN_STATUSES)))
-        )
+        return with_open_requests(super().get_queryset(request))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -127,6 +127,6 @@ class OperatorAdmin(admin.ModelAdmin):
     def is_active(self, obj):
         return obj.user.is_active
 
-    @admin.display(ordering="_open", description="Open requests")
+    @admin.display(ordering="open_requests", description="Open requests")
     def open_requests(self, obj):
-        return obj._open
+        return obj.open_requests

@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from operators_app.permissions import IsActiveOperator, IsActiveOperatorOrStaff, IsStaff
-from operators_app.selectors import get_operator, list_operators
 from operators_app.serializers import (
     OperatorCreateSerializer,
     OperatorSerializer,
@@ -17,6 +16,7 @@ from operators_app.serializers import (
     TokenSerializer,
 )
 from operators_app.services import create_operator, obtain_token
+from requests_app.selectors import get_operator, list_operators
 from servicedesk.api import (
     NO_OPERATOR_PROFILE,
     UNAUTHENTICATED,

@@ -1,7 +1,11 @@
-"""Reads of operators the API and the admin need."""
+"""Reads of operators the API and the admin need.
+
+How many requests each operator holds is read in `requests_app.selectors`
+(`list_operators`, `get_operator`): these models sit below the requests', so nothing
+here sees them."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, FilteredRelation, Q, QuerySet
+from django.db.models import QuerySet
 
 from operators_app.models import Operator
 
@@ -14,25 +18,6 @@ def get_active_operator(*, user: AbstractBaseUser) -> Operator | None:
         return user.operator
     except Operator.DoesNotExist:
         return None
-
-
-def list_operators() -> QuerySet[Operator]:
-    """Operators with their user and `open_requests` (held requests not closed), by name."""
-    # The condition sits in the join, so the (operator, status) index serves it.
-    # "closed" is the status value of API.md; this app does not import requests_app.
-    return (
-        Operator.objects.select_related("user")
-        .annotate(
-            open_held=FilteredRelation("requests", condition=~Q(requests__status="closed")),
-            open_requests=Count("open_held"),
-        )
-        .order_by("name", "id")
-    )
-
-
-def get_operator(*, operator_id: int) -> Operator | None:
-    """One operator with `open_requests`, or None."""
-    return list_operators().filter(pk=operator_id).first()
 
 
 def list_active_operators() -> QuerySet[Operator]:

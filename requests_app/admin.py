@@ -1,8 +1,18 @@
+"""The request admin: the list, one request's page with its mail and history, and the
+take and close actions (through the services, as the API does)."""
+
 import json
 
 from django.contrib import admin, messages
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+from django.utils.timezone import localtime
 
+from messages_app.attachments import delete_requests
+from messages_app.models import Message
 from operators_app.selectors import get_active_operator
 from operators_app.services import ensure_staff_operator
 from requests_app.counts import requests_changed
@@ -11,6 +21,66 @@ from requests_app.selectors import list_events
 from requests_app.services import close_request, take_request
 from servicedesk.api import format_utc
 from servicedesk.exceptions import DomainError
+
+# A message's line in a request's page: its reply (or subject) cut to this many characters.
+MESSAGE_LINE_CHARS = 120
+
+
+class MessageInline(admin.TabularInline):
+    """A request's mail, oldest first, one line each with a link to the whole message:
+    history, so read-only."""
+
+    model = Message
+    fields = readonly_fields = ("sent", "who", "line", "delivery", "file_count")
+    extra = 0
+    can_delete = False
+    ordering = ["created_at", "id"]
+    classes = ["message-lines"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .only(
+                "request_id",
+                "created_at",
+                "direction",
+                "kind",
+                "author_email",
+                "subject",
+                "reply",
+                "delivery_status",
+            )
+            .annotate(files=Count("attachments"))
+        )
+
+    @admin.display(description="When")
+    def sent(self, message: Message) -> str:
+        return date_format(localtime(message.created_at), "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description="From")
+    def who(self, message: Message) -> str:
+        return f"{message.get_kind_display()}: {message.author_email}"
+
+    @admin.display(description="Message")
+    def line(self, message: Message) -> str:
+        text = " ".join((message.reply or message.subject).split())
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:messages_app_message_change", args=[message.pk]),
+            Truncator(text).chars(MESSAGE_LINE_CHARS) or f"#{message.pk}",
+        )
+
+    @admin.display(description="Delivery")
+    def delivery(self, message: Message) -> str:
+        return message.get_delivery_status_display() or "-"
+
+    @admin.display(description="Files")
+    def file_count(self, message: Message) -> int:
+        return message.files  # type: ignore[attr-defined]  # annotated by get_queryset
 
 
 @admin.register(SupportRequest)
@@ -32,6 +102,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
     actions = ["take_selected", "close_selected"]
+    inlines = [MessageInline]
     readonly_fields = [
         "status",
         "operator",
@@ -89,13 +160,13 @@ class SupportRequestAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         requests_changed()
 
+    # Deleting a request deletes its messages' stored files too (when no other message
+    # uses the same bytes).
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        requests_changed()
+        delete_requests(request_ids=[obj.pk])
 
     def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        requests_changed()
+        delete_requests(request_ids=list(queryset.values_list("pk", flat=True)))
 
     def has_add_permission(self, request):
         # Requests are opened by mail, never by hand.

@@ -1,11 +1,12 @@
 """Reads of support requests the API needs, each in one query."""
 
 from django.db import connections
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, FilteredRelation, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from messages_app.models import Message
-from requests_app.models import RequestEvent, SupportRequest
+from operators_app.models import Operator
+from requests_app.models import OPEN_STATUSES, RequestEvent, SupportRequest
 
 # Every column the Request object shows, in the order of a row of the list
 # (`serializers.request_data` maps a row to the object); nothing else is read. A page of
@@ -64,6 +65,27 @@ def get_request(*, request_id: int) -> SupportRequest | None:
 def request_exists(*, request_id: int) -> bool:
     """Whether a request with this id exists."""
     return SupportRequest.objects.filter(pk=request_id).exists()
+
+
+# Operators with their workload: a read about requests, so it sits here, where both
+# models are visible (operators_app's models lie below the requests').
+def with_open_requests(operators: QuerySet[Operator]) -> QuerySet[Operator]:
+    """`operators` annotated with `open_requests`: how many requests each holds not closed."""
+    # The condition sits in the join, so the (operator, status) index serves it.
+    return operators.annotate(
+        open_held=FilteredRelation("requests", condition=Q(requests__status__in=OPEN_STATUSES)),
+        open_requests=Count("open_held"),
+    )
+
+
+def list_operators() -> QuerySet[Operator]:
+    """Operators with their user and `open_requests`, by name."""
+    return with_open_requests(Operator.objects.select_related("user")).order_by("name", "id")
+
+
+def get_operator(*, operator_id: int) -> Operator | None:
+    """One operator with its user and `open_requests`, or None."""
+    return list_operators().filter(pk=operator_id).first()
 
 
 def list_events(*, request_id: int) -> QuerySet[RequestEvent]:

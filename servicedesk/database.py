@@ -40,6 +40,7 @@ def drop_broken_connections() -> None:
 def unavailable_response(request) -> HttpResponse:
     """The 503 of a request whose database went away (JSON under /api/, text elsewhere)."""
     request.database_unavailable = True
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": DETAIL, "code": CODE}, status=503)
     else:

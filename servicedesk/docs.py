@@ -1,23 +1,27 @@
 """The OpenAPI document, Swagger UI and ReDoc: public, and answering errors as JSON."""
 
+from collections.abc import Sequence
+
 from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
-from rest_framework.permissions import AllowAny
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from servicedesk.renderers import JSONRenderer
 
 
-class _PublicWithJSONErrors:
+class _PublicWithJSONErrors(APIView):
     """No credentials needed (a stale token must not lock anyone out of the docs), and an
     error (405, 406, ...) answers JSON like the rest of /api/ instead of YAML or HTML."""
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    authentication_classes: Sequence[type[BaseAuthentication]] = ()
+    permission_classes: Sequence[type[BasePermission]] = (AllowAny,)
 
     def finalize_response(self, request, response, *args, **kwargs):
         if isinstance(response, Response) and getattr(response, "exception", False):
@@ -45,4 +49,4 @@ class RedocView(_PublicWithJSONErrors, SpectacularRedocView):
 class ServicedeskSessionScheme(SessionScheme):
     """The session authentication that makes staff operators is documented as Django's."""
 
-    target_class = "servicedesk.authentication.SessionAuthentication"
+    target_class = "operators_app.authentication.SessionAuthentication"

@@ -72,7 +72,8 @@ class RequestIdMiddleware:
 def _access_request_id(record: logging.LogRecord) -> str | None:
     # gunicorn logs its access line after the response, with the headers as `args`.
     if isinstance(record.args, Mapping):
-        return record.args.get("{x-request-id}o") or record.args.get("{x-request-id}i") or None
+        value = record.args.get("{x-request-id}o") or record.args.get("{x-request-id}i")
+        return str(value) if value else None
     return None
 
 

@@ -12,7 +12,7 @@ import logging
 from axes.handlers.cache import AxesCacheHandler
 from axes.helpers import get_cache
 from django.conf import settings
-from django.forms.forms import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
@@ -80,13 +80,15 @@ def locked_out_response(request: HttpRequest, original_response=None, credential
     """429 with `Retry-After`: JSON under /api/, the admin's login page elsewhere."""
     seconds = settings.LOGIN_FAILURE_WINDOW_SECONDS
     detail = LOCKED_OUT_DETAIL.format(seconds=seconds)
+    response: HttpResponse
+    context = (
+        original_response.context_data if isinstance(original_response, TemplateResponse) else None
+    )
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": detail, "code": "throttled"}, status=429)
-    elif isinstance(original_response, TemplateResponse) and "form" in (
-        original_response.context_data or {}
-    ):
+    elif isinstance(original_response, TemplateResponse) and context and "form" in context:
         # The login page the view rendered, its error replaced by the reason.
-        form = original_response.context_data["form"]
+        form = context["form"]
         form.errors[NON_FIELD_ERRORS] = form.error_class([detail])
         response = original_response
         response.content = response.rendered_content

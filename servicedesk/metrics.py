@@ -1,9 +1,10 @@
-"""Prometheus metrics: HTTP traffic, ingested mail, outbound mail and the outbox backlog.
+"""Prometheus metrics: HTTP traffic, ingested mail, request timings, and the exposition.
 
 Counters and histograms live in this process (or, under gunicorn with
 PROMETHEUS_MULTIPROC_DIR set, in files every worker shares, so one scrape sees them
 all). What the database knows (mail by delivery status, the backlog) is read at scrape
-time, so any web replica answers for the whole service.
+time by collectors the apps register (`register_scrape_collector`), so any web replica
+answers for the whole service.
 """
 
 import functools
@@ -11,13 +12,12 @@ import hmac
 import ipaddress
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
-from django.db.models import Count, Min, Q
-from django.http import HttpResponse, JsonResponse
-from django.utils import timezone
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,10 +28,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 INGEST_OUTCOMES = ("created", "appended", "duplicate", "ignored", "rejected")
+
+# Pages answer in tens of milliseconds; a webhook batch of large mail takes seconds.
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 HTTP_REQUESTS = Counter(
     "servicedesk_http_requests",
@@ -42,7 +44,7 @@ HTTP_LATENCY = Histogram(
     "servicedesk_http_request_duration_seconds",
     "Time to answer an HTTP request, by method, route and status.",
     ["method", "route", "status"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=_LATENCY_BUCKETS,
 )
 INGESTED_MAIL = Counter(
     "servicedesk_inbound_messages",
@@ -90,21 +92,21 @@ def time_to_close_histogram() -> Histogram:
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
-def _route(request) -> str:
+def _route(request: HttpRequest) -> str:
     # The URL pattern, not the path: ids in paths would make a series per object.
     match = getattr(request, "resolver_match", None)
     if match is None or match.route is None:
         return "unmatched"
-    return "/" + match.route
+    return f"/{match.route}"
 
 
 class PrometheusMiddleware:
     """Count and time every request by method, route pattern and status."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         response = self.get_response(request)
         method = request.method if request.method in _METHODS else "other"
@@ -122,115 +124,45 @@ def record_ingest_outcomes(summary: dict[str, int]) -> None:
             INGESTED_MAIL.labels(outcome).inc(count)
 
 
-def observe_after_commit(histogram: Callable[[], Histogram], start, end) -> None:
-    """Observe `end - start` once the caller's transaction commits (never for a rollback)."""
+def observe_after_commit(
+    histogram: Callable[[], Histogram], start: datetime, end: datetime | None
+) -> None:
+    """Observe `end - start` once the caller's transaction commits (never for a rollback;
+    nothing when `end` is not set)."""
+    if end is None:
+        return
     seconds = max((end - start).total_seconds(), 0.0)
     transaction.on_commit(lambda: histogram().observe(seconds))
 
 
-class DatabaseCollector(Collector):
-    """Gauges read from the database at scrape time: mail by delivery status, the backlog."""
+# Collectors read at scrape time (what the database knows), registered by the apps from
+# their AppConfig.ready: this package imports no app.
+_SCRAPE_COLLECTORS: list[Collector] = []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from messages_app.models import DeliveryStatus, Direction, Message
-        from messages_app.outbound.delivery import GAVE_UP_PREFIX
-        from servicedesk.health import smtp_configured, smtp_ready
 
-        up = GaugeMetricFamily(
-            "servicedesk_metrics_database_up",
-            "1 when the database answered this scrape's queries.",
-        )
-        try:
-            now = timezone.now()
-            by_status = dict(
-                Message.objects.filter(direction=Direction.OUTBOUND)
-                .order_by()
-                .values_list("delivery_status")
-                .annotate(count=Count("id"))
-            )
-            backlog = Message.objects.filter(delivery_status=DeliveryStatus.PENDING).aggregate(
-                pending=Count("id"),
-                due=Count("id", filter=Q(next_attempt_at__lte=now)),
-                oldest=Min("created_at"),
-                retrying=Count("id", filter=~Q(last_error="")),
-            )
-            given_up = Message.objects.filter(
-                delivery_status=DeliveryStatus.FAILED, last_error__startswith=GAVE_UP_PREFIX
-            ).count()
-        except DatabaseError:
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
+def register_scrape_collector(collector: Collector) -> None:
+    """Read `collector` at every scrape, in every process's exposition (one collector of a
+    class, however often this is called)."""
+    if not any(type(known) is type(collector) for known in _SCRAPE_COLLECTORS):
+        _SCRAPE_COLLECTORS.append(collector)
 
-        outbound = GaugeMetricFamily(
-            "servicedesk_outbound_messages",
-            "Outbound mail by delivery status.",
-            labels=["status"],
-        )
-        for status in DeliveryStatus.values:
-            outbound.add_metric([status], by_status.get(status, 0))
-        yield outbound
 
-        pending = GaugeMetricFamily(
-            "servicedesk_outbox_backlog",
-            "Outbound mail not sent yet (pending).",
-        )
-        pending.add_metric([], backlog["pending"])
-        yield pending
-
-        due = GaugeMetricFamily(
-            "servicedesk_outbox_due",
-            "Pending outbound mail whose next attempt is due now.",
-        )
-        due.add_metric([], backlog["due"])
-        yield due
-
-        retrying = GaugeMetricFamily(
-            "servicedesk_outbox_retrying",
-            "Pending outbound mail whose last attempt failed temporarily (SMTP down, 4xx).",
-        )
-        retrying.add_metric([], backlog["retrying"])
-        yield retrying
-
-        gave_up = GaugeMetricFamily(
-            "servicedesk_outbound_given_up",
-            "Outbound mail failed because temporary failures lasted past its delivery "
-            "horizon (OUTBOUND_GIVE_UP_AFTER_DAYS).",
-        )
-        gave_up.add_metric([], given_up)
-        yield gave_up
-
-        if smtp_configured():
-            smtp_up = GaugeMetricFamily(
-                "servicedesk_smtp_up", "1 when the SMTP server greeted this process's probe."
-            )
-            smtp_up.add_metric([], 1 if smtp_ready() else 0)
-            yield smtp_up
-
-        age = GaugeMetricFamily(
-            "servicedesk_outbox_oldest_pending_age_seconds",
-            "Age of the oldest pending outbound mail (0 when none is pending).",
-        )
-        oldest = backlog["oldest"]
-        age.add_metric([], (now - oldest).total_seconds() if oldest else 0)
-        yield age
+def _scrape_registry(registry: CollectorRegistry) -> CollectorRegistry:
+    for collector in _SCRAPE_COLLECTORS:
+        registry.register(collector)
+    return registry
 
 
 def render_metrics() -> bytes:
     """The Prometheus text exposition of this process (or all gunicorn workers) and the DB."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        registry.register(DatabaseCollector())
-        return generate_latest(registry)
-    database = CollectorRegistry()
-    database.register(DatabaseCollector())
-    return generate_latest(REGISTRY) + generate_latest(database)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call, unused-ignore]
+        return generate_latest(_scrape_registry(registry))
+    return generate_latest(REGISTRY) + generate_latest(_scrape_registry(CollectorRegistry()))
 
 
-def _client_allowed(request) -> bool:
+def _client_allowed(request: HttpRequest) -> bool:
     allowed = [entry.strip() for entry in settings.METRICS_ALLOWED_IPS if entry.strip()]
     if not allowed:
         return True
@@ -241,7 +173,7 @@ def _client_allowed(request) -> bool:
     return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowed)
 
 
-def _token_ok(request) -> bool:
+def _token_ok(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
     if not token:
         return True
@@ -250,7 +182,7 @@ def _token_ok(request) -> bool:
 
 
 @require_GET
-def metrics_view(request):
+def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text format, for allowed addresses and (when set) the bearer token."""
     if not _client_allowed(request):
         return JsonResponse(

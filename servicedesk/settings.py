@@ -382,8 +382,8 @@ AXES_VERBOSE = False
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # DRF's token authentication that refuses malformed keys before the database.
-        "servicedesk.authentication.TokenAuthentication",
-        "servicedesk.authentication.SessionAuthentication",
+        "operators_app.authentication.TokenAuthentication",
+        "operators_app.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": [

@@ -14,7 +14,7 @@ def require_collected_static_files() -> None:
     manifest_name = getattr(staticfiles_storage, "manifest_name", None)
     if manifest_name is None:  # a storage without a manifest serves files as they are
         return
-    if not staticfiles_storage.manifest_storage.exists(manifest_name):
+    if not staticfiles_storage.manifest_storage.exists(manifest_name):  # type: ignore[attr-defined]
         raise ImproperlyConfigured(
             f"DEBUG is off and the static files are not collected in STATIC_ROOT "
             f"({settings.STATIC_ROOT}): run `python manage.py collectstatic --noinput` "

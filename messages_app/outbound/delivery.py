@@ -33,7 +33,6 @@ import random
 import re
 import smtplib
 import time
-import unicodedata
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +46,7 @@ from django.utils import timezone
 
 from messages_app.attachments import read_bytes
 from messages_app.models import DeliveryStatus, Kind, Message
+from messages_app.parsing.header_values import clean_header_value
 from requests_app.events import record_event
 from requests_app.models import EventType
 
@@ -71,14 +71,6 @@ MAX_COUNTED_ATTEMPTS = 30000
 
 # Header values
 # ------------------------------------------------------------------------------
-def clean_header_value(value: str) -> str:
-    """One line of text safe for a header: control characters (CR, LF, ...) become spaces."""
-    chars = (
-        " " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char for char in value
-    )
-    return " ".join("".join(chars).split())
-
-
 def clean_message_ids(value: str) -> list[str]:
     """The `<id>` tokens of a Message-ID, In-Reply-To or References value; nothing else."""
     ids = MESSAGE_ID_RE.findall(value or "")

@@ -1,9 +1,11 @@
 import pytest
 from django.urls import reverse
 
-from messages_app.models import DeliveryStatus
+from messages_app.models import CannedReply, DeliveryStatus
 from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
 from operators_app.tests.factories import OperatorFactory
+from requests_app.models import SupportRequest
+from requests_app.tests.factories import SupportRequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,17 +61,28 @@ def test_send_again_requeues_failed_messages_only(
     assert b"Skipped 1 message(s)" in response.content
 
 
-def test_request_page_lists_its_mail_one_line_each_with_a_link(admin_client_):
-    message = InboundMessageFactory(body="Long body\n" * 50, reply="The printer jams again")
-    OutboundMessageFactory(request=message.request, body="Try this", reply="Try this")
+def test_deleting_a_canned_reply_deletes_it_and_leaves_the_requests_alone(admin_client_):
+    support_request = SupportRequestFactory()
+    author = OperatorFactory()
+    # The same primary key as the request: deleting the reply must not reach the request.
+    canned = CannedReply.objects.create(
+        pk=support_request.pk, title="Restart", body="Hello", created_by=author
+    )
+    other = CannedReply.objects.create(title="Other", body="x", created_by=author)
 
-    response = admin_client_.get(
-        reverse("admin:requests_app_supportrequest_change", args=[message.request.pk])
+    response = admin_client_.post(
+        reverse("admin:messages_app_cannedreply_delete", args=[canned.pk]), {"post": "yes"}
+    )
+    bulk = admin_client_.post(
+        reverse("admin:messages_app_cannedreply_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [other.pk],
+            "post": "yes",
+        },
     )
 
-    content = response.content.decode()
-    assert response.status_code == 200
-    assert "The printer jams again" in content
-    assert reverse("admin:messages_app_message_change", args=[message.pk]) in content
-    assert "Long body" not in content
-    assert "<textarea" not in content.split('id="messages-group"')[1]
+    assert response.status_code == 302
+    assert bulk.status_code == 302
+    assert not CannedReply.objects.exists()
+    assert SupportRequest.objects.filter(pk=support_request.pk).exists()

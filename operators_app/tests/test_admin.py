@@ -24,7 +24,7 @@ def test_changelist_renders_with_open_request_counts(admin_client_):
 
     assert response.status_code == 200
     assert b"Alice Cooper" in response.content
-    assert response.context["cl"].result_list.get(pk=operator.pk)._open == 1
+    assert response.context["cl"].result_list.get(pk=operator.pk).open_requests == 1
 
 
 def test_adding_an_operator_creates_the_user_and_the_profile(admin_client_):

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from messages_app.models import Kind
-from messages_app.tests.factories import InboundMessageFactory
+from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
 from operators_app.tests.factories import OperatorFactory, UserFactory
 from requests_app.models import Status
 from requests_app.tests.factories import SupportRequestFactory
@@ -49,6 +49,22 @@ def test_change_page_shows_the_messages_inline_read_only(staff_operator_client):
     assert b"It jams on every page." in response.content
     # History is shown, not offered as form fields.
     assert b'name="messages-0-body"' not in response.content
+
+
+def test_request_page_lists_its_mail_one_line_each_with_a_link(staff_operator_client):
+    message = InboundMessageFactory(body="Long body\n" * 50, reply="The printer jams again")
+    OutboundMessageFactory(request=message.request, body="Try this", reply="Try this")
+
+    response = staff_operator_client.get(
+        reverse("admin:requests_app_supportrequest_change", args=[message.request.pk])
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "The printer jams again" in content
+    assert reverse("admin:messages_app_message_change", args=[message.pk]) in content
+    assert "Long body" not in content
+    assert "<textarea" not in content.split('id="messages-group"')[1]
 
 
 def test_take_action_takes_through_the_service_and_queues_the_notice(staff_operator_client):

@@ -222,3 +222,13 @@ def test_first_response_and_close_times_are_histograms(
     assert after[close] - before.get(close, 0) == 1
     assert after[le_hour] - before.get(le_hour, 0) == 0
     assert after[le_4h] - before.get(le_4h, 0) == 1
+
+
+def test_a_collector_class_is_read_once_however_often_it_is_registered(client):
+    from messages_app.outbound.metrics import OutboxCollector
+
+    metrics.register_scrape_collector(OutboxCollector())
+
+    text = metrics.render_metrics().decode()
+
+    assert text.count("# TYPE servicedesk_outbox_backlog gauge") == 1

@@ -101,7 +101,7 @@ class Command(BaseCommand):
         )
         status, answer = self._post(request, options["timeout"])
         self.stdout.write(f"POST {url}: {status}")
-        if status != 200:
+        if status != 200 or not isinstance(answer, dict):
             detail = answer.get("detail") if isinstance(answer, dict) else None
             raise CommandError(f"The service answered {status}: {detail or answer}")
         for (name, _), result in zip(mails, answer["results"], strict=True):

@@ -4,29 +4,11 @@ import os
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
 from operators_app.models import Operator
 from operators_app.services import attach_operator
-
-
-def admin_hint(base_url: str) -> str:
-    """Where the admin and the docs are, and how to get an admin user if there is none."""
-    base = base_url.rstrip("/")
-    lines = []
-    try:
-        has_admin = get_user_model().objects.filter(is_superuser=True, is_active=True).exists()
-    except DatabaseError:  # not migrated yet: the links are still right
-        has_admin = True
-    if not has_admin:
-        lines += [
-            "No admin user yet. Create one with:",
-            "    .venv/bin/python manage.py createsuperuser",
-            "or set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD "
-            "(in the environment or .env) and run make run again.",
-        ]
-    lines.append(f"Admin: {base}/admin/   API docs: {base}/api/docs/   Start page: {base}/")
-    return "\n".join(lines)
+from servicedesk.management.hints import admin_hint
 
 
 class Command(BaseCommand):

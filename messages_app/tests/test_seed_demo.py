@@ -1,4 +1,5 @@
-"""manage.py seed_demo: realistic rows whose counters and constraints are right."""
+"""manage.py seed_demo (messages_app: it writes operators, requests and their mail): realistic
+rows whose counters and constraints are right."""
 
 import io
 

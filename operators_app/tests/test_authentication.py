@@ -4,8 +4,8 @@ import pytest
 from django.forms.models import model_to_dict
 from rest_framework.authtoken.models import Token
 
+from operators_app.authentication import _credentials_query
 from operators_app.tests.factories import OperatorFactory, UserFactory
-from servicedesk.authentication import _credentials_query
 
 pytestmark = pytest.mark.django_db
 

@@ -67,7 +67,34 @@ REQUESTER_REPLIES = [
     "Here is the screenshot you asked for.",
     "I will be at my desk after lunch.",
 ]
-SIGNATURE = "\n\n--\n{name}\n"
+SIGNATURE_SEPARATOR = "\n\n--\n"
+SIGNATURE = SIGNATURE_SEPARATOR + "{name}\n"
+
+# The shape of the demo. A requester writes about this many requests on average.
+REQUESTS_PER_REQUESTER = 3
+# A requester's latest request is closed when a roll (0..1) falls below the first bound,
+# new below the second, in progress otherwise; earlier requests are always closed.
+CLOSED_BELOW = 0.6
+NEW_BELOW = 0.75
+# Closed requests nobody ever took.
+NEVER_TAKEN_SHARE = 0.1
+# Creation times lean towards the recent end of the span (a power above 1 of a uniform
+# roll), and stop this long before now, so that every thread fits before now.
+RECENCY_SKEW = 1.5
+NEWEST_AGE = datetime.timedelta(days=3)
+# Hours after which each kind of step in a thread happens at the latest.
+ACKNOWLEDGED_WITHIN_HOURS = 0.01
+TAKEN_WITHIN_HOURS = 8
+OPERATOR_REPLY_WITHIN_HOURS = 6
+REQUESTER_REPLY_WITHIN_HOURS = 12
+CLOSED_WITHIN_HOURS = 24
+# ... and at the earliest.
+STEP_AFTER_HOURS = 0.05
+# Replies back and forth once a request is taken, at most.
+MAX_TURNS = 4
+# Floors, rooms and asset numbers in the texts run from 1 to this.
+HIGHEST_NUMBER = 12
+DEFAULT_BATCH_SIZE = 2000
 
 
 @dataclass
@@ -102,7 +129,7 @@ class Command(BaseCommand):
             help="Password of the demo operators (default: none, they cannot log in by password).",
         )
         parser.add_argument("--days", type=int, default=365, help="Spread over this many days.")
-        parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
         parser.add_argument("--seed", type=int, default=None, help="Random seed, for repeats.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
@@ -176,11 +203,10 @@ class Command(BaseCommand):
                 "requester_email", flat=True
             )
         )
-        requesters = max(1, count // 3)
+        requesters = max(1, count // REQUESTS_PER_REQUESTER)
         by_requester: dict[int, list[datetime.datetime]] = {}
         for _ in range(count):
-            # At least three days old, so every thread fits before now.
-            created = self.now - datetime.timedelta(days=3) - self.span * rng.random() ** 1.5
+            created = self.now - NEWEST_AGE - self.span * rng.random() ** RECENCY_SKEW
             by_requester.setdefault(rng.randrange(requesters), []).append(created)
 
         plans = []
@@ -193,9 +219,9 @@ class Command(BaseCommand):
             for position, created in enumerate(times):
                 is_latest = position == len(times) - 1
                 roll = rng.random()
-                if not is_latest or email in busy or roll < 0.6:
+                if not is_latest or email in busy or roll < CLOSED_BELOW:
                     status = Status.CLOSED
-                elif roll < 0.75:
+                elif roll < NEW_BELOW:
                     status = Status.NEW
                 else:
                     status = Status.IN_PROGRESS
@@ -207,10 +233,10 @@ class Command(BaseCommand):
         """One request and its thread, with the counters the outbox would have kept."""
         rng = self.rng
         subject_template, body_template = rng.choice(PROBLEMS)
-        values = {"n": rng.randint(1, 12), "name": name}
+        values = {"n": rng.randint(1, HIGHEST_NUMBER), "name": name}
         subject = subject_template.format(**values)
         operator = rng.choice(operators) if status != Status.NEW else None
-        if status == Status.CLOSED and rng.random() < 0.1:
+        if status == Status.CLOSED and rng.random() < NEVER_TAKEN_SHARE:
             operator = None  # closed without ever being taken
         request = {
             "subject": subject,
@@ -228,24 +254,39 @@ class Command(BaseCommand):
 
         def later(hours: float) -> datetime.datetime:
             nonlocal clock
-            clock = min(clock + datetime.timedelta(hours=rng.uniform(0.05, hours)), self.now)
+            clock = min(
+                clock + datetime.timedelta(hours=rng.uniform(STEP_AFTER_HOURS, hours)), self.now
+            )
             return clock
 
         first_body = body_template.format(**values) + SIGNATURE.format(name=name)
         self._add(plan, Kind.REQUESTER, subject, first_body, created)
-        self._add(plan, Kind.AUTO, "We received your request", "", later(0.01))
+        self._add(plan, Kind.AUTO, "We received your request", "", later(ACKNOWLEDGED_WITHIN_HOURS))
         if operator is not None:
-            request["taken_at"] = later(8)
+            request["taken_at"] = later(TAKEN_WITHIN_HOURS)
             self._add(plan, Kind.AUTO, "Your request is in progress", "", clock)
-            for turn in range(rng.randint(0, 4)):
+            for turn in range(rng.randint(0, MAX_TURNS)):
                 if turn % 2 == 0:
                     text = rng.choice(OPERATOR_REPLIES)
-                    self._add(plan, Kind.OPERATOR, f"Re: {subject}", text, later(6), operator)
+                    self._add(
+                        plan,
+                        Kind.OPERATOR,
+                        f"Re: {subject}",
+                        text,
+                        later(OPERATOR_REPLY_WITHIN_HOURS),
+                        operator,
+                    )
                 else:
                     text = rng.choice(REQUESTER_REPLIES).format(**values)
-                    self._add(plan, Kind.REQUESTER, f"Re: {subject}", text, later(12))
+                    self._add(
+                        plan,
+                        Kind.REQUESTER,
+                        f"Re: {subject}",
+                        text,
+                        later(REQUESTER_REPLY_WITHIN_HOURS),
+                    )
         if status == Status.CLOSED:
-            request["closed_at"] = later(24)
+            request["closed_at"] = later(CLOSED_WITHIN_HOURS)
             self._add(plan, Kind.AUTO, "Your request is closed", "", clock)
         last_human = [m for m in plan.messages if m["kind"] != Kind.AUTO][-1]
         replies = [m["created_at"] for m in plan.messages if m["kind"] == Kind.OPERATOR]
@@ -272,7 +313,7 @@ class Command(BaseCommand):
                 "operator_id": operator.pk if operator else None,
                 "subject": subject,
                 "body": body,
-                "reply": body.split("\n\n--\n")[0],
+                "reply": body.split(SIGNATURE_SEPARATOR)[0],
                 "rfc_message_id": f"<demo-{uuid.uuid4().hex}@{self.domain}>",
                 "date": at,
                 "created_at": at,
@@ -307,7 +348,9 @@ class Command(BaseCommand):
                 _copy(SupportRequest, [plan.request for plan in plans], with_id=True)
                 _copy(Message, messages, with_id=False)
             else:
-                Message.objects.bulk_create([Message(**m) for m in messages], batch_size=2000)
+                Message.objects.bulk_create(
+                    [Message(**m) for m in messages], batch_size=DEFAULT_BATCH_SIZE
+                )
         return len(messages)
 
     @staticmethod
