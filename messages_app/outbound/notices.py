@@ -17,7 +17,6 @@ from django.template.loader import get_template, render_to_string
 from django.utils import translation
 
 from messages_app.models import Kind, Message
-from messages_app.outbound.delivery import clean_header_value
 from messages_app.outbound.drafts import fill, placeholder, uses_plainly
 from messages_app.outbound.outbox import (
     OutboundMail,
@@ -25,6 +24,7 @@ from messages_app.outbound.outbox import (
     queue_outbound_messages,
     thread_headers_after,
 )
+from messages_app.parsing.header_values import clean_header_value
 from messages_app.parsing.mime import REQUEST_TOKEN
 from messages_app.parsing.subjects import normalize_subject
 from requests_app.events import EventRecord, record_events
