@@ -10,6 +10,8 @@ import hmac
 import re
 import time
 
+TIMESTAMP_HEADER = "X-Servicedesk-Timestamp"
+SIGNATURE_HEADER = "X-Servicedesk-Signature"
 SIGNATURE_PREFIX = "sha256="
 DEFAULT_TOLERANCE_SECONDS = 300
 

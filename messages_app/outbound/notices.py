@@ -1,23 +1,30 @@
 """Automatic notices to the requester: acknowledgement, taken, closed.
 
 Each notice is rendered from editable templates under
-`messages_app/templates/messages_app/notices/` and queued through the outbox.
+`messages_app/templates/messages_app/notices/` and queued through the outbox. A batch of
+notices renders its templates once per shape of the requests' values and fills in each
+request's (`messages_app.outbound.drafts`): the same text, a fraction of the cost.
 """
+
+from collections.abc import Sequence
+from typing import cast
 
 from django.conf import settings
 from django.db import models
 from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
+from django.template.backends.django import Template
+from django.template.loader import get_template, render_to_string
 from django.utils import translation
 
 from messages_app.models import Kind, Message
-from messages_app.outbound.delivery import clean_header_value
+from messages_app.outbound.drafts import fill, placeholder, uses_plainly
 from messages_app.outbound.outbox import (
     OutboundMail,
     queue_outbound_message,
     queue_outbound_messages,
     thread_headers_after,
 )
+from messages_app.parsing.header_values import clean_header_value
 from messages_app.parsing.mime import REQUEST_TOKEN
 from messages_app.parsing.subjects import normalize_subject
 from requests_app.events import EventRecord, record_events
@@ -62,10 +69,67 @@ def render_notice(*, support_request: SupportRequest, notice: str) -> tuple[str,
         subject = clean_header_value(render_to_string(f"{base}_subject.txt", context))
         body = render_to_string(f"{base}_body.txt", context).strip() + "\n"
         try:
-            html = render_to_string(f"{base}_body.html", context)
+            html: str = render_to_string(f"{base}_body.html", context)
         except TemplateDoesNotExist:
             html = ""
     return with_token(subject, support_request), body, html
+
+
+# The values of `notice_context` that differ from request to request; the others are the
+# same for every notice of a batch.
+_PER_REQUEST = ("token", "subject", "requester_name", "operator_name")
+_SHARED = ("support_name", "language_code")
+
+
+def render_notices(
+    *, support_requests: Sequence[SupportRequest], notice: str
+) -> list[tuple[str, str, str]]:
+    """`render_notice` of each request, with the templates rendered once per combination
+    of empty and non-empty values (when they use the values plainly) rather than once per
+    request."""
+    base = f"messages_app/notices/{notice}"
+    with translation.override(settings.LANGUAGE_CODE):
+        templates = _templates(base)
+        if not all(
+            template is None or uses_plainly(template.template, _PER_REQUEST, _SHARED)
+            for template in templates
+        ):
+            return [
+                render_notice(support_request=support_request, notice=notice)
+                for support_request in support_requests
+            ]
+        drafts: dict[tuple[bool, ...], list[str]] = {}
+        rendered = []
+        for support_request in support_requests:
+            context = notice_context(support_request)
+            values = {name: str(context[name]) for name in _PER_REQUEST}
+            shape = tuple(bool(value) for value in values.values())
+            if shape not in drafts:
+                draft_context = {name: context[name] for name in _SHARED}
+                for name, value in values.items():
+                    draft_context[name] = placeholder(name) if value else value
+                drafts[shape] = [
+                    template.render(draft_context) if template else "" for template in templates
+                ]
+            subject, body, html = (fill(draft, values) for draft in drafts[shape])
+            rendered.append(
+                (
+                    with_token(clean_header_value(subject), support_request),
+                    body.strip() + "\n",
+                    html,
+                )
+            )
+    return rendered
+
+
+def _templates(base: str) -> tuple[Template, Template, Template | None]:
+    """The subject, text and (optional) HTML templates of a notice."""
+    try:
+        html = cast(Template, get_template(f"{base}_body.html"))
+    except TemplateDoesNotExist:
+        html = None
+    subject = cast(Template, get_template(f"{base}_subject.txt"))
+    return subject, cast(Template, get_template(f"{base}_body.txt")), html
 
 
 def queue_notice(*, support_request: SupportRequest, notice: str) -> Message:
@@ -93,14 +157,16 @@ def queue_notices(
     *,
     threads: list[tuple[SupportRequest, Message]],
     notice: str,
-    events: list[EventRecord] = (),
+    events: Sequence[EventRecord] = (),
 ) -> list[Message]:
     """Queue a notice to each request's requester, threaded under the given mail of theirs,
     in the caller's transaction and in a constant number of queries for all of them; their
     `notice_sent` events go in one insert with the caller's other `events`."""
+    rendered = render_notices(
+        support_requests=[support_request for support_request, _ in threads], notice=notice
+    )
     mails = []
-    for support_request, reply_to in threads:
-        subject, body, html = render_notice(support_request=support_request, notice=notice)
+    for (support_request, reply_to), (subject, body, html) in zip(threads, rendered, strict=True):
         in_reply_to, references = thread_headers_after(reply_to)
         mails.append(OutboundMail(support_request, subject, body, html, in_reply_to, references))
     messages = queue_outbound_messages(mails=mails, kind=Kind.AUTO)
