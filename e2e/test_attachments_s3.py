@@ -12,23 +12,23 @@ from email.message import EmailMessage
 
 import pytest
 
-from e2e.conftest import require_binaries
-from e2e.support import (
+from testing.databases import fresh_database
+from testing.environment import require_binaries
+from testing.http import http, obtain_token
+from testing.mail import post_webhook, raw_item
+from testing.processes import (
     ProcessGroup,
-    SMTPSink,
     celery_worker,
-    fresh_database,
     gunicorn,
-    http,
     manage,
     moto_server,
-    post_webhook,
-    raw_item,
     redis_server,
     s3_client,
     service_env,
     start_celery_worker,
+    superuser_env,
 )
+from testing.smtp import SMTPSink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -66,9 +66,7 @@ def stack(tmp_path_factory):
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_S3_ADDRESSING_STYLE": "path",
-                "DJANGO_SUPERUSER_USERNAME": ADMIN[0],
-                "DJANGO_SUPERUSER_PASSWORD": ADMIN[1],
-                "DJANGO_SUPERUSER_EMAIL": "admin@example.com",
+                **superuser_env(*ADMIN),
             }
             # Each process gets a folder of its own: a file it did not write to the
             # bucket cannot be found by accident on a shared disk.
@@ -80,15 +78,9 @@ def stack(tmp_path_factory):
             web.start()
             start_celery_worker(group.add(celery_worker(env=worker_env, log_dir=tmp)))
             base_url = f"http://127.0.0.1:{web.port}"
-            response = http(
-                "POST",
-                f"{base_url}/api/v1/auth/token/",
-                json_body={"username": ADMIN[0], "password": ADMIN[1]},
-            )
-            assert response.status == 200, response.body
             yield {
                 "base_url": base_url,
-                "token": response.json()["token"],
+                "token": obtain_token(base_url, *ADMIN),
                 "smtp": smtp,
                 "bucket": bucket,
                 "s3": s3_client(endpoint),
@@ -130,7 +122,7 @@ def test_files_travel_through_a_bucket_from_web_to_worker(stack):
     mail.set_content("The scan and a screenshot.")
     mail.add_attachment(PDF, "application", "pdf", filename="scan.pdf")
     mail.add_attachment(PNG, "image", "png", filename="экран.png")
-    response = post_webhook(base_url, [raw_item(bytes(mail), provider_id="s3-1")], secret=SECRET)
+    response = post_webhook(base_url, [raw_item(bytes(mail), "s3-1")], secret=SECRET)
     assert response.status == 200, response.body
     result = response.json()["results"][0]
     assert result["outcome"] == "created", result

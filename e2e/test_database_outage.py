@@ -9,14 +9,10 @@ import time
 import psycopg2
 import pytest
 
-from e2e.support import (
-    fresh_database,
-    gunicorn,
-    http,
-    manage,
-    post_webhook,
-    service_env,
-)
+from testing.databases import fresh_database
+from testing.http import http, obtain_token
+from testing.mail import post_webhook
+from testing.processes import gunicorn, manage, production_env, superuser_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -32,22 +28,14 @@ def test_terminated_connections_under_load_answer_503_never_500_and_lose_nothing
     group = processes
     with fresh_database(os.environ["DATABASE_URL"], tmp_dir=tmp_path) as database_url:
         try:
-            env = service_env(
-                DEBUG="false",
-                SECRET_KEY="e2e-" + "k" * 60 + "-not-secret-at-all",
-                ALLOWED_HOSTS="127.0.0.1",
-                SECURE_SSL_REDIRECT="false",
-                SESSION_COOKIE_SECURE="false",
-                CSRF_COOKIE_SECURE="false",
+            env = production_env(
                 DATABASE_URL=database_url,
                 REDIS_URL="",
                 EMAIL_URL="memorymail://",
                 INBOUND_WEBHOOK_SECRET=SECRET,
-                DJANGO_SUPERUSER_USERNAME=ADMIN[0],
-                DJANGO_SUPERUSER_PASSWORD=ADMIN[1],
-                DJANGO_SUPERUSER_EMAIL="admin@example.com",
                 LOG_LEVEL="INFO",
                 STATIC_ROOT=str(tmp_path / "static"),
+                **superuser_env(*ADMIN),
             )
             manage("collectstatic", "--noinput", env=env)
             manage("migrate", "--noinput", env=env)
@@ -55,11 +43,7 @@ def test_terminated_connections_under_load_answer_503_never_500_and_lose_nothing
             web = group.add(gunicorn(env=env, log_dir=tmp_path, workers=2))
             web.start()
             base_url = f"http://127.0.0.1:{web.port}"
-            token = http(
-                "POST",
-                f"{base_url}/api/v1/auth/token/",
-                json_body={"username": ADMIN[0], "password": ADMIN[1]},
-            ).json()["token"]
+            token = obtain_token(base_url, *ADMIN)
             auth = {"Authorization": f"Token {token}"}
 
             statuses: list[int] = []

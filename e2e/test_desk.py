@@ -10,22 +10,16 @@ kept under var/artifacts/ and every page is checked with axe-core.
 
 import os
 import uuid
+from dataclasses import dataclass
 
 import pytest
 
-from e2e.conftest import require_binaries
-from e2e.support import (
-    CHROMIUM,
-    REPO_ROOT,
-    ProcessGroup,
-    SMTPSink,
-    fresh_database,
-    gunicorn,
-    launch_chromium,
-    manage,
-    post_webhook,
-    service_env,
-)
+from testing.browser import CHROMIUM, launch_chromium
+from testing.databases import fresh_database
+from testing.environment import require_binaries
+from testing.mail import post_webhook
+from testing.processes import REPO_ROOT, ProcessGroup, gunicorn, manage, production_env
+from testing.smtp import SMTPSink
 
 pytestmark = pytest.mark.e2e
 
@@ -44,11 +38,11 @@ for username, name in (("alice", "Alice Ops"), ("bob", "Bob Ops")):
 """
 
 
+@dataclass
 class Desk:
-    def __init__(self, *, base_url, smtp, process_group):
-        self.base_url = base_url
-        self.smtp = smtp
-        self.process_group = process_group
+    base_url: str
+    smtp: SMTPSink
+    process_group: ProcessGroup
 
     def inbound(self, *, sender: str, subject: str, body: str) -> int:
         local = sender.partition("@")[0]
@@ -79,14 +73,7 @@ def desk(tmp_path_factory):
     smtp = SMTPSink().start()
     try:
         with fresh_database(os.environ.get("DATABASE_URL"), tmp_dir=tmp) as database_url:
-            env = service_env(
-                DEBUG="false",
-                SECRET_KEY="e2e-desk-" + uuid.uuid4().hex * 2,
-                ALLOWED_HOSTS="127.0.0.1",
-                SECURE_SSL_REDIRECT="false",
-                SESSION_COOKIE_SECURE="false",
-                CSRF_COOKIE_SECURE="false",
-                SECURE_HSTS_SECONDS="0",
+            env = production_env(
                 DATABASE_URL=database_url,
                 # No broker: tasks (delivery) run in the web process right after commit.
                 REDIS_URL="",

@@ -9,26 +9,29 @@ server threaded and marked, once each, also across an SMTP outage and a Redis ou
 import os
 import re
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 import pytest
 
-from e2e.conftest import require_binaries
-from e2e.support import (
+from testing.databases import fresh_database
+from testing.environment import require_binaries
+from testing.http import http, obtain_token
+from testing.mail import post_webhook
+from testing.processes import (
+    ManagedProcess,
     ProcessGroup,
-    SMTPSink,
     celery_beat,
     celery_worker,
-    fresh_database,
     gunicorn,
-    http,
     manage,
-    post_webhook,
     redis_server,
     service_env,
     start_celery_worker,
-    wait_until,
+    superuser_env,
 )
+from testing.smtp import SMTPSink
+from testing.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -37,17 +40,20 @@ SUPPORT = "support@example.com"
 ADMIN = ("e2e-admin", "e2e-password-not-secret")
 
 
+REDRIVE_DONE = re.compile(r"Task messages_app\.tasks\.redrive_outbox_task\[[0-9a-f-]+\] succeeded")
+
+
+@dataclass
 class Stack:
     """The running service and the helpers the tests drive it with."""
 
-    def __init__(self, *, base_url, smtp, redis, web, worker, token, process_group):
-        self.base_url = base_url
-        self.smtp = smtp
-        self.redis = redis
-        self.web = web
-        self.worker = worker
-        self.token = token
-        self.process_group = process_group
+    base_url: str
+    smtp: SMTPSink
+    redis: ManagedProcess
+    web: ManagedProcess
+    worker: ManagedProcess
+    token: str
+    process_group: ProcessGroup
 
     def api(self, method, path, body=None):
         response = http(
@@ -100,6 +106,23 @@ class Stack:
 
         wait_until(reached, timeout=30, interval=0.3, message=f"message {message_id} {status}")
 
+    def wait_for_attempt(self, message_id: int, attempt: int | None = None, **kwargs) -> None:
+        """Until the worker has logged a failed delivery (attempt `attempt`, or any)."""
+        logged = f"Delivery of message {message_id}, attempt" + (
+            f" {attempt}," if attempt is not None else ""
+        )
+        wait_until(lambda: logged in self.worker.log_text(), message=logged, **kwargs)
+
+    def wait_for_redrives(self, runs: int = 2) -> None:
+        """Until the worker has finished `runs` more outbox re-drives (beat sends one a
+        second): what the re-drives could send a second time, they have had the chance to."""
+        before = len(REDRIVE_DONE.findall(self.worker.log_text()))
+        wait_until(
+            lambda: len(REDRIVE_DONE.findall(self.worker.log_text())) >= before + runs,
+            timeout=30,
+            message=f"{runs} outbox re-drives",
+        )
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -127,9 +150,7 @@ def stack(tmp_path_factory):
                 OUTBOUND_RETRY_MAX_SECONDS="2",
                 OUTBOUND_REDRIVE_SECONDS="1",
                 AUTO_REPLY_LIMIT_PER_HOUR="100",
-                DJANGO_SUPERUSER_USERNAME=ADMIN[0],
-                DJANGO_SUPERUSER_PASSWORD=ADMIN[1],
-                DJANGO_SUPERUSER_EMAIL="admin@example.com",
+                **superuser_env(*ADMIN),
             )
             manage("migrate", "--noinput", env=env)
             manage("bootstrap_admin", env=env)
@@ -139,19 +160,13 @@ def stack(tmp_path_factory):
             start_celery_worker(worker)
             group.add(celery_beat(env=env, log_dir=tmp)).start()
             base_url = f"http://127.0.0.1:{web.port}"
-            response = http(
-                "POST",
-                f"{base_url}/api/v1/auth/token/",
-                json_body={"username": ADMIN[0], "password": ADMIN[1]},
-            )
-            assert response.status == 200, response.body
             yield Stack(
                 base_url=base_url,
                 smtp=smtp,
                 redis=redis,
                 web=web,
                 worker=worker,
-                token=response.json()["token"],
+                token=obtain_token(base_url, *ADMIN),
                 process_group=group,
             )
             group.stop_all()
@@ -253,11 +268,7 @@ def test_mail_queued_while_smtp_is_down_arrives_exactly_once(stack):
         notice = stack.messages(request_id)[-1]
         assert notice["kind"] == "auto"
         # At least one attempt failed against the closed port before the server returns.
-        wait_until(
-            lambda: f"Delivery of message {notice['id']}, attempt" in stack.worker.log_text(),
-            timeout=30,
-            message="a failed delivery attempt",
-        )
+        stack.wait_for_attempt(notice["id"], timeout=30)
         assert stack.messages(request_id)[-1]["delivery_status"] == "pending"
     finally:
         stack.smtp.start()
@@ -265,7 +276,7 @@ def test_mail_queued_while_smtp_is_down_arrives_exactly_once(stack):
     stack.wait_for_mail(bob, "Your request is in progress")
     stack.wait_for_delivery_status(request_id, notice["id"], "sent")
     # Re-drives keep running every second: nothing may send it a second time.
-    time.sleep(3)
+    stack.wait_for_redrives()
     taken = [mail for mail in stack.mails_to(bob) if "in progress" in mail["Subject"]]
     assert len(taken) == 1
 
@@ -310,13 +321,7 @@ def test_an_smtp_outage_past_the_old_retry_budget_loses_no_mail(stack):
             for n in range(3)
         ]
         # Retries every 1-2 s: wait until a mail has been tried past the old budget.
-        last_attempt = f"Delivery of message {replies[-1]['id']}, attempt {OLD_RETRY_BUDGET + 2},"
-        wait_until(
-            lambda: last_attempt in stack.worker.log_text(),
-            timeout=120,
-            interval=0.5,
-            message="attempts past the old retry budget",
-        )
+        stack.wait_for_attempt(replies[-1]["id"], OLD_RETRY_BUDGET + 2, timeout=120, interval=0.5)
         statuses = [m["delivery_status"] for m in stack.messages(request_id)[2:]]
         assert statuses == ["pending"] * 4
         ready = http("GET", f"{stack.base_url}/readyz")
@@ -331,7 +336,7 @@ def test_an_smtp_outage_past_the_old_retry_budget_loses_no_mail(stack):
     for reply in replies:
         stack.wait_for_delivery_status(request_id, reply["id"], "sent")
     stack.wait_for_mail(dave, "Your request is in progress")
-    time.sleep(3)  # re-drives keep running every second: nothing may go out twice
+    stack.wait_for_redrives()  # re-drives keep running every second: nothing may go out twice
     bodies = [mail.get_body(("plain",)).get_content() for mail in stack.mails_to(dave)]
     for n in range(3):
         assert sum(f"Reply {n}." in body for body in bodies) == 1
@@ -378,7 +383,8 @@ def test_a_batch_opening_100_requests_answers_in_seconds_while_redis_is_down(sta
         count=100,
         timeout=180,
     )
-    time.sleep(3)
+    stack.smtp.wait_for(lambda mail: mail["To"] == senders[0], count=3, timeout=60)
+    stack.wait_for_redrives()  # nothing may go out twice
     acks = stack.smtp.find(lambda mail: mail["To"] in senders)
     assert sorted(m["To"] for m in acks if "We received" in m["Subject"]) == senders
     assert len(stack.mails_to(senders[0])) == 3

@@ -16,12 +16,12 @@ from django.core.files.storage import storages
 from django.core.management import call_command
 from django.urls import reverse
 
-from e2e.support import moto_server, s3_client
 from messages_app.attachments import delete_requests, store_bytes
 from messages_app.models import Attachment, Message
-from messages_app.tests.inbound import SECRET, make_mail, post_batch, raw_item
 from operators_app.tests.factories import OperatorFactory
 from requests_app.models import SupportRequest
+from testing.mail import SECRET, make_mail, post_batch, raw_item
+from testing.processes import moto_server, s3_client
 
 pytestmark = pytest.mark.django_db
 

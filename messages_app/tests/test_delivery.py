@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from e2e.support import free_port
 from messages_app.models import DeliveryStatus, Kind
 from messages_app.outbound import delivery
 from messages_app.outbound.delivery import (
@@ -25,6 +24,7 @@ from messages_app.outbound.delivery import (
 from messages_app.tasks import deliver_message_task, redrive_outbox_task
 from messages_app.tests.factories import OutboundMessageFactory
 from operators_app.tests.factories import OperatorFactory
+from testing.processes import free_port
 
 pytestmark = pytest.mark.django_db
 

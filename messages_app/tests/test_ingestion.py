@@ -11,10 +11,10 @@ from messages_app.inbound.ingest import InboundItem, Outcome, ingest_batch
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
 from messages_app.tasks import deliver_message_task
 from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
-from messages_app.tests.inbound import fixture_bytes, make_mail
 from requests_app.models import Party, Status, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
 from servicedesk.exceptions import IngestUnavailableError
+from testing.mail import fixture_bytes, make_mail
 
 pytestmark = pytest.mark.django_db
 
