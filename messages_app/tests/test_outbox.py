@@ -516,14 +516,6 @@ def test_redrive_stops_quietly_when_the_broker_goes_away(broker_down):
     assert Message.objects.filter(delivery_status=DeliveryStatus.PENDING).count() == 3
 
 
-def test_redrive_is_scheduled_by_beat():
-    from servicedesk.celery import app
-
-    entry = app.conf.beat_schedule["redrive-outbox"]
-    assert entry["task"] == redrive_outbox_task.name
-    assert 0 < entry["schedule"] <= 60
-
-
 def test_delivery_task_is_acknowledged_late_one_at_a_time_with_time_limits():
     from servicedesk.celery import app
 
