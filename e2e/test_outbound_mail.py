@@ -8,6 +8,7 @@ server threaded and marked, once each, also across an SMTP outage and a Redis ou
 
 import os
 import re
+import signal
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -40,6 +41,9 @@ SUPPORT = "support@example.com"
 ADMIN = ("e2e-admin", "e2e-password-not-secret")
 
 
+DELIVERY_RECEIVED = re.compile(
+    r"Task messages_app\.tasks\.deliver_message_task\[([0-9a-f-]+)\] received"
+)
 REDRIVE_DONE = re.compile(r"Task messages_app\.tasks\.redrive_outbox_task\[[0-9a-f-]+\] succeeded")
 
 
@@ -301,6 +305,38 @@ def test_notice_committed_while_redis_is_down_arrives_through_the_redrive(stack)
     assert_notice(closed, request_id=request_id, in_reply_to="<carol.e2e@mail.example>")
     stack.wait_for_delivery_status(request_id, notice["id"], "sent")
     assert len(stack.mails_to(carol)) == 2
+
+
+def test_a_delivery_whose_worker_process_dies_is_run_again(stack):
+    # The task is acknowledged only when it ends (acks_late) and given back to the broker
+    # when its process dies (reject_on_worker_lost): a killed pool process loses no task.
+    erin = "erin.e2e@example.com"
+    request_id = stack.open_request(erin, "Keyboard")
+    log_start = len(stack.worker.log_text())
+    stack.smtp.handler.hold_data = True
+    try:
+        reply = stack.api(
+            "POST", f"/api/v1/requests/{request_id}/messages/", {"body": "Try the other port."}
+        ).json()
+        assert stack.smtp.handler.data_held.wait(timeout=30), "no delivery reached DATA"
+        # The pool's processes die with the mail half sent; the worker itself lives on.
+        for pid in stack.worker.children():
+            os.kill(pid, signal.SIGKILL)
+
+        def redelivered() -> list[str]:
+            received = DELIVERY_RECEIVED.findall(stack.worker.log_text()[log_start:])
+            return [task for task in set(received) if received.count(task) >= 2]
+
+        (task_id,) = wait_until(redelivered, timeout=60, message="the task delivered again")
+        done = f"deliver_message_task[{task_id}] succeeded"
+        wait_until(lambda: done in stack.worker.log_text(), timeout=60, message=done)
+    finally:
+        stack.smtp.handler.hold_data = False
+        stack.smtp.handler.release.set()
+    # The second run found the claim of the dead one and left the mail to its lease.
+    (stored,) = [m for m in stack.messages(request_id) if m["id"] == reply["id"]]
+    assert stored["delivery_status"] == "pending"
+    assert not [mail for mail in stack.mails_to(erin) if "Try the other port." in str(mail)]
 
 
 # The old retry budget: 8 attempts (OUTBOUND_MAX_ATTEMPTS), after which mail was failed.

@@ -122,6 +122,18 @@ class ManagedProcess:
             with contextlib.suppress(TimeoutError):
                 wait_for_port_closed(self.port)
 
+    def children(self) -> list[int]:
+        """The ids of the processes this one started (e.g. a prefork pool's workers)."""
+        if self.popen is None:
+            return []
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == self.popen.pid:
+                    found.append(int(stat.parent.name))
+        return found
+
     def restart(self, **kwargs: Any) -> None:
         self.stop()
         self.start(**kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from email import message_from_bytes
@@ -25,6 +26,11 @@ class RecordingHandler:
         # e.g. "451 4.3.0 Try again later" or "550 5.1.1 No such user"; None accepts.
         self.data_reply: str | None = None
         self.rcpt_reply: str | None = None
+        # While `hold_data`, a mail's DATA waits for `release` (`data_held` says one does),
+        # then is refused: a client stays in the middle of sending while the test needs.
+        self.hold_data = False
+        self.data_held = threading.Event()
+        self.release = threading.Event()
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -35,6 +41,11 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold_data:
+            self.data_held.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 Held by the test, not accepted"
         if self.data_reply:
             return self.data_reply
         content = envelope.original_content or envelope.content
