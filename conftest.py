@@ -137,3 +137,13 @@ def staff_client(staff_operator) -> APIClient:
 def user_client(db) -> APIClient:
     """An authenticated user with no operator profile."""
     return token_client(UserFactory())
+
+
+@pytest.fixture
+def operator_admin_client(client, db):
+    """Django's test client logged in to the admin as a superuser with an operator profile
+    (`client.operator`)."""
+    operator = OperatorFactory(user__is_staff=True, user__is_superuser=True)
+    client.force_login(operator.user)
+    client.operator = operator
+    return client

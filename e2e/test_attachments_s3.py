@@ -12,23 +12,11 @@ from email.message import EmailMessage
 
 import pytest
 
-from testing.databases import fresh_database
 from testing.environment import require_binaries
-from testing.http import http, obtain_token
+from testing.http import http
 from testing.mail import post_webhook, raw_item
-from testing.processes import (
-    ProcessGroup,
-    celery_worker,
-    gunicorn,
-    manage,
-    moto_server,
-    redis_server,
-    s3_client,
-    service_env,
-    start_celery_worker,
-    superuser_env,
-)
-from testing.smtp import SMTPSink
+from testing.processes import ProcessGroup, moto_server, s3_client
+from testing.stacks import running_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -43,53 +31,44 @@ def stack(tmp_path_factory):
     require_binaries("redis-server")
     tmp = tmp_path_factory.mktemp("attachments-s3")
     group = ProcessGroup()
-    smtp = SMTPSink().start()
     try:
         moto = group.add(moto_server(log_dir=tmp))
         moto.start(timeout=60)
         endpoint = f"http://127.0.0.1:{moto.port}"
         bucket = f"files-{uuid.uuid4().hex[:10]}"
         s3_client(endpoint).create_bucket(Bucket=bucket)
-        redis = group.add(redis_server(log_dir=tmp))
-        redis.start()
-        with fresh_database(os.environ.get("DATABASE_URL"), tmp_dir=tmp) as database_url:
-            common = {
-                "DEBUG": "true",
-                "DATABASE_URL": database_url,
-                "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-                "EMAIL_URL": smtp.url,
-                "INBOUND_WEBHOOK_SECRET": SECRET,
-                "ATTACHMENTS_S3_BUCKET": bucket,
-                "ATTACHMENTS_S3_PREFIX": "servicedesk",
-                "AWS_S3_ENDPOINT_URL": endpoint,
-                "AWS_S3_REGION_NAME": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_S3_ADDRESSING_STYLE": "path",
-                **superuser_env(*ADMIN),
-            }
-            # Each process gets a folder of its own: a file it did not write to the
-            # bucket cannot be found by accident on a shared disk.
-            web_env = service_env(**common, ATTACHMENTS_ROOT=str(tmp / "web-folder"))
-            worker_env = service_env(**common, ATTACHMENTS_ROOT=str(tmp / "worker-folder"))
-            manage("migrate", "--noinput", env=web_env)
-            manage("bootstrap_admin", env=web_env)
-            web = group.add(gunicorn(env=web_env, log_dir=tmp, workers=1))
-            web.start()
-            start_celery_worker(group.add(celery_worker(env=worker_env, log_dir=tmp)))
-            base_url = f"http://127.0.0.1:{web.port}"
+        common = {
+            "DEBUG": "true",
+            "ATTACHMENTS_S3_BUCKET": bucket,
+            "ATTACHMENTS_S3_PREFIX": "servicedesk",
+            "AWS_S3_ENDPOINT_URL": endpoint,
+            "AWS_S3_REGION_NAME": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_S3_ADDRESSING_STYLE": "path",
+        }
+        # Each process gets a folder of its own: a file it did not write to the bucket
+        # cannot be found by accident on a shared disk.
+        with running_service(
+            tmp,
+            secret=SECRET,
+            admin=ADMIN,
+            broker=True,
+            web_workers=1,
+            env={**common, "ATTACHMENTS_ROOT": str(tmp / "web-folder")},
+            worker_env={**common, "ATTACHMENTS_ROOT": str(tmp / "worker-folder")},
+            group=group,
+        ) as service:
             yield {
-                "base_url": base_url,
-                "token": obtain_token(base_url, *ADMIN),
-                "smtp": smtp,
+                "base_url": service.base_url,
+                "token": service.token,
+                "smtp": service.smtp,
                 "bucket": bucket,
                 "s3": s3_client(endpoint),
                 "process_group": group,
             }
-            group.stop_all()
     finally:
         group.stop_all()
-        smtp.stop()
 
 
 def multipart(fields: dict[str, str], files: list[tuple[str, bytes, str]]) -> tuple[bytes, str]:

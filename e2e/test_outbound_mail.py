@@ -10,34 +10,19 @@ import os
 import re
 import signal
 import time
-from dataclasses import dataclass
 from email.message import EmailMessage
 
 import pytest
 
-from testing.databases import fresh_database
 from testing.environment import require_binaries
-from testing.http import http, obtain_token
+from testing.http import http
 from testing.mail import post_webhook
-from testing.processes import (
-    ManagedProcess,
-    ProcessGroup,
-    celery_beat,
-    celery_worker,
-    gunicorn,
-    manage,
-    redis_server,
-    service_env,
-    start_celery_worker,
-    superuser_env,
-)
-from testing.smtp import SMTPSink
+from testing.stacks import SUPPORT, Service, running_service
 from testing.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 SECRET = "e2e-webhook-secret"
-SUPPORT = "support@example.com"
 ADMIN = ("e2e-admin", "e2e-password-not-secret")
 
 
@@ -47,27 +32,8 @@ DELIVERY_RECEIVED = re.compile(
 REDRIVE_DONE = re.compile(r"Task messages_app\.tasks\.redrive_outbox_task\[[0-9a-f-]+\] succeeded")
 
 
-@dataclass
-class Stack:
+class Stack(Service):
     """The running service and the helpers the tests drive it with."""
-
-    base_url: str
-    smtp: SMTPSink
-    redis: ManagedProcess
-    web: ManagedProcess
-    worker: ManagedProcess
-    token: str
-    process_group: ProcessGroup
-
-    def api(self, method, path, body=None):
-        response = http(
-            method,
-            f"{self.base_url}{path}",
-            json_body=body,
-            headers={"Authorization": f"Token {self.token}"},
-        )
-        assert response.status < 500, response.body
-        return response
 
     def inbound(self, **item):
         response = post_webhook(self.base_url, [item], secret=SECRET)
@@ -87,6 +53,9 @@ class Stack:
         assert result["outcome"] == "created", result
         self.wait_for_mail(address, "We received your request")
         return result["request_id"]
+
+    def take(self, request_id: int) -> None:
+        assert self.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
 
     def mails_to(self, address: str) -> list[EmailMessage]:
         return self.smtp.find(lambda mail: mail["To"] == address)
@@ -131,52 +100,25 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     require_binaries("redis-server")
-    tmp = tmp_path_factory.mktemp("outbound-mail")
-    group = ProcessGroup()
-    smtp = SMTPSink().start()
-    redis = group.add(redis_server(log_dir=tmp))
-    redis.start()
-    try:
-        with fresh_database(os.environ.get("DATABASE_URL"), tmp_dir=tmp) as database_url:
-            env = service_env(
-                DEBUG="true",
-                DATABASE_URL=database_url,
-                REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
-                EMAIL_URL=smtp.url,
-                EMAIL_TIMEOUT="5",
-                SUPPORT_EMAIL=SUPPORT,
-                SUPPORT_NAME="Service Desk",
-                INBOUND_WEBHOOK_SECRET=SECRET,
-                LANGUAGE_CODE="en-us",
-                LOG_LEVEL="INFO",
-                # Fast retries and re-drives so outages resolve within seconds.
-                OUTBOUND_RETRY_BASE_SECONDS="1",
-                OUTBOUND_RETRY_MAX_SECONDS="2",
-                OUTBOUND_REDRIVE_SECONDS="1",
-                AUTO_REPLY_LIMIT_PER_HOUR="100",
-                **superuser_env(*ADMIN),
-            )
-            manage("migrate", "--noinput", env=env)
-            manage("bootstrap_admin", env=env)
-            web = group.add(gunicorn(env=env, log_dir=tmp, workers=2))
-            web.start()
-            worker = group.add(celery_worker(env=env, log_dir=tmp, concurrency=2))
-            start_celery_worker(worker)
-            group.add(celery_beat(env=env, log_dir=tmp)).start()
-            base_url = f"http://127.0.0.1:{web.port}"
-            yield Stack(
-                base_url=base_url,
-                smtp=smtp,
-                redis=redis,
-                web=web,
-                worker=worker,
-                token=obtain_token(base_url, *ADMIN),
-                process_group=group,
-            )
-            group.stop_all()
-    finally:
-        group.stop_all()
-        smtp.stop()
+    with running_service(
+        tmp_path_factory.mktemp("outbound-mail"),
+        secret=SECRET,
+        admin=ADMIN,
+        broker=True,
+        worker_concurrency=2,
+        beat=True,
+        env={
+            "DEBUG": "true",
+            "SUPPORT_NAME": "Service Desk",
+            "LOG_LEVEL": "INFO",
+            # Fast retries and re-drives so outages resolve within seconds.
+            "OUTBOUND_RETRY_BASE_SECONDS": "1",
+            "OUTBOUND_RETRY_MAX_SECONDS": "2",
+            "OUTBOUND_REDRIVE_SECONDS": "1",
+            "AUTO_REPLY_LIMIT_PER_HOUR": "100",
+        },
+    ) as service:
+        yield Stack(**vars(service))
 
 
 def token_of(request_id: int) -> str:
@@ -212,7 +154,7 @@ def test_request_lifecycle_mails_the_requester_threaded_and_marked(stack):
     assert_notice(ack, request_id=request_id, in_reply_to="<jane-1@mail.example>")
     assert ack["Subject"] == f"We received your request: Printer is broken {token_of(request_id)}"
 
-    assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+    stack.take(request_id)
     taken = stack.wait_for_mail(jane, "Your request is in progress")
     assert_notice(taken, request_id=request_id, in_reply_to="<jane-1@mail.example>")
 
@@ -266,16 +208,13 @@ def test_mail_queued_while_smtp_is_down_arrives_exactly_once(stack):
     bob = "bob.e2e@example.com"
     request_id = stack.open_request(bob, "VPN")
 
-    stack.smtp.stop()
-    try:
-        assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+    with stack.smtp.stopped():
+        stack.take(request_id)
         notice = stack.messages(request_id)[-1]
         assert notice["kind"] == "auto"
         # At least one attempt failed against the closed port before the server returns.
         stack.wait_for_attempt(notice["id"], timeout=30)
         assert stack.messages(request_id)[-1]["delivery_status"] == "pending"
-    finally:
-        stack.smtp.start()
 
     stack.wait_for_mail(bob, "Your request is in progress")
     stack.wait_for_delivery_status(request_id, notice["id"], "sent")
@@ -347,9 +286,8 @@ def test_an_smtp_outage_past_the_old_retry_budget_loses_no_mail(stack):
     dave = "dave.e2e@example.com"
     request_id = stack.open_request(dave, "Monitor")
 
-    stack.smtp.stop()
-    try:
-        assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+    with stack.smtp.stopped():
+        stack.take(request_id)
         replies = [
             stack.api(
                 "POST", f"/api/v1/requests/{request_id}/messages/", {"body": f"Reply {n}."}
@@ -366,8 +304,6 @@ def test_an_smtp_outage_past_the_old_retry_budget_loses_no_mail(stack):
         metrics = http("GET", f"{stack.base_url}/metrics").body.decode()
         assert "servicedesk_smtp_up 0.0" in metrics
         assert "servicedesk_outbox_retrying 4.0" in metrics
-    finally:
-        stack.smtp.start()
 
     for reply in replies:
         stack.wait_for_delivery_status(request_id, reply["id"], "sent")
@@ -407,7 +343,7 @@ def test_a_batch_opening_100_requests_answers_in_seconds_while_redis_is_down(sta
 
         request_id = response.json()["results"][0]["request_id"]
         started = time.monotonic()
-        assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+        stack.take(request_id)
         assert stack.api("POST", f"/api/v1/requests/{request_id}/close/").status == 200
         assert time.monotonic() - started < 15
     finally:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from email.message import Message as EmailMessage
 from email.policy import default as default_policy
@@ -76,6 +77,15 @@ class SMTPSink:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """An outage of the mail server: stopped inside the block, started again after."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
 
     @property
     def url(self) -> str:
