@@ -1,10 +1,10 @@
 """Shared fixtures and the rules for tests that need real PostgreSQL, Redis or processes.
 
 A test marked `postgres`, `redis` or `e2e` skips with a reason when what it needs is
-absent; under CI=true it fails instead, so CI can never pass by skipping.
+absent; under CI=true it fails instead, so CI can never pass by skipping. The helpers
+these fixtures use live in the `testing` package.
 """
 
-import os
 import uuid
 
 import pytest
@@ -12,55 +12,24 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from operators_app.tests.factories import OperatorFactory, UserFactory
-
-IS_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def missing(reason: str) -> None:
-    """Skip a test whose dependency is absent, or fail it under CI."""
-    if IS_CI:
-        pytest.fail(f"CI requires this test to run: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def redis_available() -> bool:
-    if not settings.REDIS_URL:
-        return False
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-# What migrations create on PostgreSQL only, outside the models (full-text and trigram
-# indexes); the test database is built from the models (--no-migrations).
-POSTGRES_ONLY_SQL = [
-    ("requests_app.migrations.0003_workflow_events_first_response_list_indexes", "TRIGRAM_SQL"),
-    ("messages_app.migrations.0004_notes_canned_replies_search", "SEARCH_SQL"),
-]
+from testing.clients import token_client
+from testing.databases import add_postgres_only_sql
+from testing.environment import missing, redis_available
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    from importlib import import_module
-
     from django.db import connection
 
     with django_db_blocker.unblock():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                for module, name in POSTGRES_ONLY_SQL:
-                    for statement in getattr(import_module(module), name):
-                        cursor.execute(statement)
+        add_postgres_only_sql(connection)
 
 
 def pytest_runtest_setup(item):
     engine = settings.DATABASES["default"]["ENGINE"]
     if item.get_closest_marker("postgres") and engine != "django.db.backends.postgresql":
         missing("needs PostgreSQL: run with DATABASE_URL=postgres://...")
-    if item.get_closest_marker("redis") and not redis_available():
+    if item.get_closest_marker("redis") and not redis_available(settings.REDIS_URL):
         missing("needs Redis: run with REDIS_URL=redis://... and a server listening")
 
 
@@ -154,26 +123,27 @@ def staff_operator(db):
     return OperatorFactory(user__is_staff=True)
 
 
-def _token_client(user) -> APIClient:
-    from rest_framework.authtoken.models import Token
-
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 @pytest.fixture
 def operator_client(operator) -> APIClient:
-    return _token_client(operator.user)
+    return token_client(operator.user)
 
 
 @pytest.fixture
 def staff_client(staff_operator) -> APIClient:
-    return _token_client(staff_operator.user)
+    return token_client(staff_operator.user)
 
 
 @pytest.fixture
 def user_client(db) -> APIClient:
     """An authenticated user with no operator profile."""
-    return _token_client(UserFactory())
+    return token_client(UserFactory())
+
+
+@pytest.fixture
+def operator_admin_client(client, db):
+    """Django's test client logged in to the admin as a superuser with an operator profile
+    (`client.operator`)."""
+    operator = OperatorFactory(user__is_staff=True, user__is_superuser=True)
+    client.force_login(operator.user)
+    client.operator = operator
+    return client

@@ -1,26 +1,11 @@
-"""Fixtures for system tests: a temp directory for logs and data, and process teardown.
+"""Fixtures for system tests: process teardown, and the logs of a failed test's processes.
 
-Logs of every process a failed test started are printed with its report.
+The helpers that start the processes live in `testing.processes`.
 """
-
-import os
-import shutil
 
 import pytest
 
-from e2e.support import ProcessGroup
-
-IS_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require_binaries(*names: str) -> None:
-    """Skip (fail under CI) a test whose programs are not installed."""
-    absent = [name for name in names if shutil.which(name) is None]
-    if absent:
-        reason = f"needs {', '.join(absent)} installed"
-        if IS_CI:
-            pytest.fail(f"CI requires this test to run: {reason}", pytrace=False)
-        pytest.skip(reason)
+from testing.processes import ProcessGroup
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

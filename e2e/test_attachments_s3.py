@@ -12,23 +12,11 @@ from email.message import EmailMessage
 
 import pytest
 
-from e2e.conftest import require_binaries
-from e2e.support import (
-    ProcessGroup,
-    SMTPSink,
-    celery_worker,
-    fresh_database,
-    gunicorn,
-    http,
-    manage,
-    moto_server,
-    post_webhook,
-    raw_item,
-    redis_server,
-    s3_client,
-    service_env,
-    start_celery_worker,
-)
+from testing.environment import require_binaries
+from testing.http import http
+from testing.mail import post_webhook, raw_item
+from testing.processes import ProcessGroup, moto_server, s3_client
+from testing.stacks import running_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -43,61 +31,44 @@ def stack(tmp_path_factory):
     require_binaries("redis-server")
     tmp = tmp_path_factory.mktemp("attachments-s3")
     group = ProcessGroup()
-    smtp = SMTPSink().start()
     try:
         moto = group.add(moto_server(log_dir=tmp))
         moto.start(timeout=60)
         endpoint = f"http://127.0.0.1:{moto.port}"
         bucket = f"files-{uuid.uuid4().hex[:10]}"
         s3_client(endpoint).create_bucket(Bucket=bucket)
-        redis = group.add(redis_server(log_dir=tmp))
-        redis.start()
-        with fresh_database(os.environ.get("DATABASE_URL"), tmp_dir=tmp) as database_url:
-            common = {
-                "DEBUG": "true",
-                "DATABASE_URL": database_url,
-                "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
-                "EMAIL_URL": smtp.url,
-                "INBOUND_WEBHOOK_SECRET": SECRET,
-                "ATTACHMENTS_S3_BUCKET": bucket,
-                "ATTACHMENTS_S3_PREFIX": "servicedesk",
-                "AWS_S3_ENDPOINT_URL": endpoint,
-                "AWS_S3_REGION_NAME": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_S3_ADDRESSING_STYLE": "path",
-                "DJANGO_SUPERUSER_USERNAME": ADMIN[0],
-                "DJANGO_SUPERUSER_PASSWORD": ADMIN[1],
-                "DJANGO_SUPERUSER_EMAIL": "admin@example.com",
-            }
-            # Each process gets a folder of its own: a file it did not write to the
-            # bucket cannot be found by accident on a shared disk.
-            web_env = service_env(**common, ATTACHMENTS_ROOT=str(tmp / "web-folder"))
-            worker_env = service_env(**common, ATTACHMENTS_ROOT=str(tmp / "worker-folder"))
-            manage("migrate", "--noinput", env=web_env)
-            manage("bootstrap_admin", env=web_env)
-            web = group.add(gunicorn(env=web_env, log_dir=tmp, workers=1))
-            web.start()
-            start_celery_worker(group.add(celery_worker(env=worker_env, log_dir=tmp)))
-            base_url = f"http://127.0.0.1:{web.port}"
-            response = http(
-                "POST",
-                f"{base_url}/api/v1/auth/token/",
-                json_body={"username": ADMIN[0], "password": ADMIN[1]},
-            )
-            assert response.status == 200, response.body
+        common = {
+            "DEBUG": "true",
+            "ATTACHMENTS_S3_BUCKET": bucket,
+            "ATTACHMENTS_S3_PREFIX": "servicedesk",
+            "AWS_S3_ENDPOINT_URL": endpoint,
+            "AWS_S3_REGION_NAME": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_S3_ADDRESSING_STYLE": "path",
+        }
+        # Each process gets a folder of its own: a file it did not write to the bucket
+        # cannot be found by accident on a shared disk.
+        with running_service(
+            tmp,
+            secret=SECRET,
+            admin=ADMIN,
+            broker=True,
+            web_workers=1,
+            env={**common, "ATTACHMENTS_ROOT": str(tmp / "web-folder")},
+            worker_env={**common, "ATTACHMENTS_ROOT": str(tmp / "worker-folder")},
+            group=group,
+        ) as service:
             yield {
-                "base_url": base_url,
-                "token": response.json()["token"],
-                "smtp": smtp,
+                "base_url": service.base_url,
+                "token": service.token,
+                "smtp": service.smtp,
                 "bucket": bucket,
                 "s3": s3_client(endpoint),
                 "process_group": group,
             }
-            group.stop_all()
     finally:
         group.stop_all()
-        smtp.stop()
 
 
 def multipart(fields: dict[str, str], files: list[tuple[str, bytes, str]]) -> tuple[bytes, str]:
@@ -130,7 +101,7 @@ def test_files_travel_through_a_bucket_from_web_to_worker(stack):
     mail.set_content("The scan and a screenshot.")
     mail.add_attachment(PDF, "application", "pdf", filename="scan.pdf")
     mail.add_attachment(PNG, "image", "png", filename="экран.png")
-    response = post_webhook(base_url, [raw_item(bytes(mail), provider_id="s3-1")], secret=SECRET)
+    response = post_webhook(base_url, [raw_item(bytes(mail), "s3-1")], secret=SECRET)
     assert response.status == 200, response.body
     result = response.json()["results"][0]
     assert result["outcome"] == "created", result

@@ -8,29 +8,19 @@ operator's unsent reply stays on screen. Screenshots of the queue and a conversa
 kept under var/artifacts/ and every page is checked with axe-core.
 """
 
-import os
 import uuid
 
 import pytest
 
-from e2e.conftest import require_binaries
-from e2e.support import (
-    CHROMIUM,
-    REPO_ROOT,
-    ProcessGroup,
-    SMTPSink,
-    fresh_database,
-    gunicorn,
-    launch_chromium,
-    manage,
-    post_webhook,
-    service_env,
-)
+from testing.browser import CHROMIUM, launch_chromium
+from testing.environment import require_binaries
+from testing.mail import post_webhook
+from testing.processes import REPO_ROOT
+from testing.stacks import Service, running_service
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-desk-webhook-secret"
-SUPPORT = "support@example.com"
 PASSWORD = "desk-e2e-password-not-secret"
 ARTIFACTS = REPO_ROOT / "var" / "artifacts"
 # Alice works the queue; Bob is the colleague she hands a request to.
@@ -44,12 +34,7 @@ for username, name in (("alice", "Alice Ops"), ("bob", "Bob Ops")):
 """
 
 
-class Desk:
-    def __init__(self, *, base_url, smtp, process_group):
-        self.base_url = base_url
-        self.smtp = smtp
-        self.process_group = process_group
-
+class Desk(Service):
     def inbound(self, *, sender: str, subject: str, body: str) -> int:
         local = sender.partition("@")[0]
         response = post_webhook(
@@ -75,40 +60,20 @@ class Desk:
 def desk(tmp_path_factory):
     require_binaries(CHROMIUM)
     tmp = tmp_path_factory.mktemp("desk")
-    group = ProcessGroup()
-    smtp = SMTPSink().start()
-    try:
-        with fresh_database(os.environ.get("DATABASE_URL"), tmp_dir=tmp) as database_url:
-            env = service_env(
-                DEBUG="false",
-                SECRET_KEY="e2e-desk-" + uuid.uuid4().hex * 2,
-                ALLOWED_HOSTS="127.0.0.1",
-                SECURE_SSL_REDIRECT="false",
-                SESSION_COOKIE_SECURE="false",
-                CSRF_COOKIE_SECURE="false",
-                SECURE_HSTS_SECONDS="0",
-                DATABASE_URL=database_url,
-                # No broker: tasks (delivery) run in the web process right after commit.
-                REDIS_URL="",
-                EMAIL_URL=smtp.url,
-                EMAIL_TIMEOUT="5",
-                SUPPORT_EMAIL=SUPPORT,
-                INBOUND_WEBHOOK_SECRET=SECRET,
-                STATIC_ROOT=str(tmp / "static"),
-                ATTACHMENTS_ROOT=str(tmp / "attachments"),
-                AUTO_REPLY_LIMIT_PER_HOUR="100",
-                LOG_FORMAT="text",
-            )
-            manage("migrate", "--noinput", env=env)
-            manage("collectstatic", "--noinput", env=env)
-            manage("shell", "-c", PEOPLE_SCRIPT, env=env)
-            web = group.add(gunicorn(env=env, log_dir=tmp, workers=2))
-            web.start()
-            yield Desk(base_url=f"http://127.0.0.1:{web.port}", smtp=smtp, process_group=group)
-            group.stop_all()
-    finally:
-        group.stop_all()
-        smtp.stop()
+    with running_service(
+        tmp,
+        secret=SECRET,
+        production=True,
+        # No broker: tasks (delivery) run in the web process right after commit.
+        env={
+            "STATIC_ROOT": str(tmp / "static"),
+            "ATTACHMENTS_ROOT": str(tmp / "attachments"),
+            "AUTO_REPLY_LIMIT_PER_HOUR": "100",
+            "LOG_FORMAT": "text",
+        },
+        setup=[("collectstatic", "--noinput"), ("shell", "-c", PEOPLE_SCRIPT)],
+    ) as service:
+        yield Desk(**vars(service))
 
 
 @pytest.fixture(scope="module")

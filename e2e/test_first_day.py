@@ -23,15 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from e2e.conftest import require_binaries
-from e2e.support import (
-    REPO_ROOT,
-    ManagedProcess,
-    free_port,
-    fresh_database,
-    http,
-    wait_until,
-)
+from testing.databases import fresh_database
+from testing.environment import require_binaries
+from testing.http import http
+from testing.processes import REPO_ROOT, ManagedProcess, free_port
+from testing.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -8,30 +8,33 @@ and pass the app's answers through untouched. The TLS example must load in this 
 
 import json
 import re
-import shutil
 import socket
 import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from e2e.conftest import require_binaries
-from e2e.support import REPO_ROOT, ManagedProcess, free_port, http
-from e2e.test_production_shape import _nginx
+from testing.environment import missing, require_binaries
+from testing.http import announce_body, http
+from testing.processes import (
+    REPO_ROOT,
+    ManagedProcess,
+    check_nginx_config,
+    free_port,
+    nginx,
+    nginx_binary,
+)
 
 pytestmark = pytest.mark.e2e
 
 APP_503 = {"detail": "The database is not answering.", "code": "database_unavailable"}
 
 
-def _nginx_binary() -> str:
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).exists():
-        require_binaries("nginx")
-    return binary
+def _require_nginx() -> None:
+    if nginx_binary() is None:
+        missing("needs nginx installed")
 
 
 def _configured(tmp: Path, *, upstream_port: int) -> ManagedProcess:
@@ -39,31 +42,23 @@ def _configured(tmp: Path, *, upstream_port: int) -> ManagedProcess:
     cut to a second so that a 504 comes quickly."""
     static_root = tmp / "static"
     static_root.mkdir()
-    nginx = _nginx(tmp, upstream_port=upstream_port, static_root=static_root)
-    config = nginx.cwd / "nginx.conf"
+    server = nginx(tmp, upstream_port=upstream_port, static_root=static_root)
+    config = server.cwd / "nginx.conf"
     text = config.read_text()
     assert text.count("proxy_read_timeout 60s;") == 1
     config.write_text(text.replace("proxy_read_timeout 60s;", "proxy_read_timeout 1s;"))
-    return nginx
-
-
-def _check(config: Path) -> None:
-    checked = subprocess.run(
-        [_nginx_binary(), "-t", "-c", str(config), "-p", str(config.parent)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stderr
+    return server
 
 
 class _Upstream(BaseHTTPRequestHandler):
     """gunicorn's stand-in: slow, silent or answering a 503 of its own."""
 
+    # A slow answer waits for this (set when the test ends), past nginx's 1 s timeout.
+    release = threading.Event()
+
     def do_GET(self):
         if self.path.startswith("/api/v1/slow/"):
-            time.sleep(3)
+            self.release.wait(timeout=30)
         elif "/drop/" in self.path:
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
@@ -90,37 +85,19 @@ class _Upstream(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def proxy(tmp_path, processes):
-    _nginx_binary()
+    _require_nginx()
+    _Upstream.release = threading.Event()
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     upstream.daemon_threads = True
     thread = threading.Thread(target=upstream.serve_forever, daemon=True)
     thread.start()
-    nginx = processes.add(_configured(tmp_path, upstream_port=upstream.server_address[1]))
-    _check(nginx.cwd / "nginx.conf")
-    nginx.start(timeout=30)
-    yield f"http://127.0.0.1:{nginx.port}"
+    server = processes.add(_configured(tmp_path, upstream_port=upstream.server_address[1]))
+    check_nginx_config(server.cwd / "nginx.conf")
+    server.start(timeout=30)
+    yield f"http://127.0.0.1:{server.port}"
+    _Upstream.release.set()
     upstream.shutdown()
     upstream.server_close()
-
-
-def announce_body(base_url: str, path: str, content_length: int) -> tuple[int, str, dict]:
-    """Send only the headers of a POST with a body of `content_length`; nginx's answer."""
-    host, port = base_url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(
-            (
-                f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {content_length}\r\n"
-                "Connection: close\r\n\r\n"
-            ).encode()
-        )
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    head, _, body = answer.decode().partition("\r\n\r\n")
-    status_line, *header_lines = head.split("\r\n")
-    headers = dict(line.split(": ", 1) for line in header_lines)
-    return int(status_line.split()[1]), body, {k.lower(): v for k, v in headers.items()}
 
 
 def assert_json_error(status: int, body: str, headers: dict, expected: int, code: str) -> None:
@@ -188,7 +165,7 @@ def test_pages_outside_the_api_keep_nginx_html_errors(proxy):
 
 
 def test_the_tls_example_loads_in_this_nginx(tmp_path):
-    _nginx_binary()
+    _require_nginx()
     require_binaries("openssl")
     prefix = _configured(tmp_path, upstream_port=free_port()).cwd
     snippets = prefix / "servicedesk.d"
@@ -232,7 +209,7 @@ def test_the_tls_example_loads_in_this_nginx(tmp_path):
         text.replace("include /etc/nginx/servicedesk.d/*.conf;", f"include {snippets}/*.conf;")
     )
 
-    _check(config)
+    check_nginx_config(config)
 
     assert not re.search(r"^\s*http2\s+on", example, re.MULTILINE)
     assert "--env-file .env restart nginx" in example

@@ -8,56 +8,32 @@ server threaded and marked, once each, also across an SMTP outage and a Redis ou
 
 import os
 import re
+import signal
 import time
 from email.message import EmailMessage
 
 import pytest
 
-from e2e.conftest import require_binaries
-from e2e.support import (
-    ProcessGroup,
-    SMTPSink,
-    celery_beat,
-    celery_worker,
-    fresh_database,
-    gunicorn,
-    http,
-    manage,
-    post_webhook,
-    redis_server,
-    service_env,
-    start_celery_worker,
-    wait_until,
-)
+from testing.environment import require_binaries
+from testing.http import http
+from testing.mail import post_webhook
+from testing.stacks import SUPPORT, Service, running_service
+from testing.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 SECRET = "e2e-webhook-secret"
-SUPPORT = "support@example.com"
 ADMIN = ("e2e-admin", "e2e-password-not-secret")
 
 
-class Stack:
+DELIVERY_RECEIVED = re.compile(
+    r"Task messages_app\.tasks\.deliver_message_task\[([0-9a-f-]+)\] received"
+)
+REDRIVE_DONE = re.compile(r"Task messages_app\.tasks\.redrive_outbox_task\[[0-9a-f-]+\] succeeded")
+
+
+class Stack(Service):
     """The running service and the helpers the tests drive it with."""
-
-    def __init__(self, *, base_url, smtp, redis, web, worker, token, process_group):
-        self.base_url = base_url
-        self.smtp = smtp
-        self.redis = redis
-        self.web = web
-        self.worker = worker
-        self.token = token
-        self.process_group = process_group
-
-    def api(self, method, path, body=None):
-        response = http(
-            method,
-            f"{self.base_url}{path}",
-            json_body=body,
-            headers={"Authorization": f"Token {self.token}"},
-        )
-        assert response.status < 500, response.body
-        return response
 
     def inbound(self, **item):
         response = post_webhook(self.base_url, [item], secret=SECRET)
@@ -77,6 +53,9 @@ class Stack:
         assert result["outcome"] == "created", result
         self.wait_for_mail(address, "We received your request")
         return result["request_id"]
+
+    def take(self, request_id: int) -> None:
+        assert self.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
 
     def mails_to(self, address: str) -> list[EmailMessage]:
         return self.smtp.find(lambda mail: mail["To"] == address)
@@ -100,64 +79,46 @@ class Stack:
 
         wait_until(reached, timeout=30, interval=0.3, message=f"message {message_id} {status}")
 
+    def wait_for_attempt(self, message_id: int, attempt: int | None = None, **kwargs) -> None:
+        """Until the worker has logged a failed delivery (attempt `attempt`, or any)."""
+        logged = f"Delivery of message {message_id}, attempt" + (
+            f" {attempt}," if attempt is not None else ""
+        )
+        wait_until(lambda: logged in self.worker.log_text(), message=logged, **kwargs)
+
+    def wait_for_redrives(self, runs: int = 2) -> None:
+        """Until the worker has finished `runs` more outbox re-drives (beat sends one a
+        second): what the re-drives could send a second time, they have had the chance to."""
+        before = len(REDRIVE_DONE.findall(self.worker.log_text()))
+        wait_until(
+            lambda: len(REDRIVE_DONE.findall(self.worker.log_text())) >= before + runs,
+            timeout=30,
+            message=f"{runs} outbox re-drives",
+        )
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     require_binaries("redis-server")
-    tmp = tmp_path_factory.mktemp("outbound-mail")
-    group = ProcessGroup()
-    smtp = SMTPSink().start()
-    redis = group.add(redis_server(log_dir=tmp))
-    redis.start()
-    try:
-        with fresh_database(os.environ.get("DATABASE_URL"), tmp_dir=tmp) as database_url:
-            env = service_env(
-                DEBUG="true",
-                DATABASE_URL=database_url,
-                REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
-                EMAIL_URL=smtp.url,
-                EMAIL_TIMEOUT="5",
-                SUPPORT_EMAIL=SUPPORT,
-                SUPPORT_NAME="Service Desk",
-                INBOUND_WEBHOOK_SECRET=SECRET,
-                LANGUAGE_CODE="en-us",
-                LOG_LEVEL="INFO",
-                # Fast retries and re-drives so outages resolve within seconds.
-                OUTBOUND_RETRY_BASE_SECONDS="1",
-                OUTBOUND_RETRY_MAX_SECONDS="2",
-                OUTBOUND_REDRIVE_SECONDS="1",
-                AUTO_REPLY_LIMIT_PER_HOUR="100",
-                DJANGO_SUPERUSER_USERNAME=ADMIN[0],
-                DJANGO_SUPERUSER_PASSWORD=ADMIN[1],
-                DJANGO_SUPERUSER_EMAIL="admin@example.com",
-            )
-            manage("migrate", "--noinput", env=env)
-            manage("bootstrap_admin", env=env)
-            web = group.add(gunicorn(env=env, log_dir=tmp, workers=2))
-            web.start()
-            worker = group.add(celery_worker(env=env, log_dir=tmp, concurrency=2))
-            start_celery_worker(worker)
-            group.add(celery_beat(env=env, log_dir=tmp)).start()
-            base_url = f"http://127.0.0.1:{web.port}"
-            response = http(
-                "POST",
-                f"{base_url}/api/v1/auth/token/",
-                json_body={"username": ADMIN[0], "password": ADMIN[1]},
-            )
-            assert response.status == 200, response.body
-            yield Stack(
-                base_url=base_url,
-                smtp=smtp,
-                redis=redis,
-                web=web,
-                worker=worker,
-                token=response.json()["token"],
-                process_group=group,
-            )
-            group.stop_all()
-    finally:
-        group.stop_all()
-        smtp.stop()
+    with running_service(
+        tmp_path_factory.mktemp("outbound-mail"),
+        secret=SECRET,
+        admin=ADMIN,
+        broker=True,
+        worker_concurrency=2,
+        beat=True,
+        env={
+            "DEBUG": "true",
+            "SUPPORT_NAME": "Service Desk",
+            "LOG_LEVEL": "INFO",
+            # Fast retries and re-drives so outages resolve within seconds.
+            "OUTBOUND_RETRY_BASE_SECONDS": "1",
+            "OUTBOUND_RETRY_MAX_SECONDS": "2",
+            "OUTBOUND_REDRIVE_SECONDS": "1",
+            "AUTO_REPLY_LIMIT_PER_HOUR": "100",
+        },
+    ) as service:
+        yield Stack(**vars(service))
 
 
 def token_of(request_id: int) -> str:
@@ -193,7 +154,7 @@ def test_request_lifecycle_mails_the_requester_threaded_and_marked(stack):
     assert_notice(ack, request_id=request_id, in_reply_to="<jane-1@mail.example>")
     assert ack["Subject"] == f"We received your request: Printer is broken {token_of(request_id)}"
 
-    assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+    stack.take(request_id)
     taken = stack.wait_for_mail(jane, "Your request is in progress")
     assert_notice(taken, request_id=request_id, in_reply_to="<jane-1@mail.example>")
 
@@ -247,25 +208,18 @@ def test_mail_queued_while_smtp_is_down_arrives_exactly_once(stack):
     bob = "bob.e2e@example.com"
     request_id = stack.open_request(bob, "VPN")
 
-    stack.smtp.stop()
-    try:
-        assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+    with stack.smtp.stopped():
+        stack.take(request_id)
         notice = stack.messages(request_id)[-1]
         assert notice["kind"] == "auto"
         # At least one attempt failed against the closed port before the server returns.
-        wait_until(
-            lambda: f"Delivery of message {notice['id']}, attempt" in stack.worker.log_text(),
-            timeout=30,
-            message="a failed delivery attempt",
-        )
+        stack.wait_for_attempt(notice["id"], timeout=30)
         assert stack.messages(request_id)[-1]["delivery_status"] == "pending"
-    finally:
-        stack.smtp.start()
 
     stack.wait_for_mail(bob, "Your request is in progress")
     stack.wait_for_delivery_status(request_id, notice["id"], "sent")
     # Re-drives keep running every second: nothing may send it a second time.
-    time.sleep(3)
+    stack.wait_for_redrives()
     taken = [mail for mail in stack.mails_to(bob) if "in progress" in mail["Subject"]]
     assert len(taken) == 1
 
@@ -292,6 +246,38 @@ def test_notice_committed_while_redis_is_down_arrives_through_the_redrive(stack)
     assert len(stack.mails_to(carol)) == 2
 
 
+def test_a_delivery_whose_worker_process_dies_is_run_again(stack):
+    # The task is acknowledged only when it ends (acks_late) and given back to the broker
+    # when its process dies (reject_on_worker_lost): a killed pool process loses no task.
+    erin = "erin.e2e@example.com"
+    request_id = stack.open_request(erin, "Keyboard")
+    log_start = len(stack.worker.log_text())
+    stack.smtp.handler.hold_data = True
+    try:
+        reply = stack.api(
+            "POST", f"/api/v1/requests/{request_id}/messages/", {"body": "Try the other port."}
+        ).json()
+        assert stack.smtp.handler.data_held.wait(timeout=30), "no delivery reached DATA"
+        # The pool's processes die with the mail half sent; the worker itself lives on.
+        for pid in stack.worker.children():
+            os.kill(pid, signal.SIGKILL)
+
+        def redelivered() -> list[str]:
+            received = DELIVERY_RECEIVED.findall(stack.worker.log_text()[log_start:])
+            return [task for task in set(received) if received.count(task) >= 2]
+
+        (task_id,) = wait_until(redelivered, timeout=60, message="the task delivered again")
+        done = f"deliver_message_task[{task_id}] succeeded"
+        wait_until(lambda: done in stack.worker.log_text(), timeout=60, message=done)
+    finally:
+        stack.smtp.handler.hold_data = False
+        stack.smtp.handler.release.set()
+    # The second run found the claim of the dead one and left the mail to its lease.
+    (stored,) = [m for m in stack.messages(request_id) if m["id"] == reply["id"]]
+    assert stored["delivery_status"] == "pending"
+    assert not [mail for mail in stack.mails_to(erin) if "Try the other port." in str(mail)]
+
+
 # The old retry budget: 8 attempts (OUTBOUND_MAX_ATTEMPTS), after which mail was failed.
 OLD_RETRY_BUDGET = 8
 
@@ -300,9 +286,8 @@ def test_an_smtp_outage_past_the_old_retry_budget_loses_no_mail(stack):
     dave = "dave.e2e@example.com"
     request_id = stack.open_request(dave, "Monitor")
 
-    stack.smtp.stop()
-    try:
-        assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+    with stack.smtp.stopped():
+        stack.take(request_id)
         replies = [
             stack.api(
                 "POST", f"/api/v1/requests/{request_id}/messages/", {"body": f"Reply {n}."}
@@ -310,13 +295,7 @@ def test_an_smtp_outage_past_the_old_retry_budget_loses_no_mail(stack):
             for n in range(3)
         ]
         # Retries every 1-2 s: wait until a mail has been tried past the old budget.
-        last_attempt = f"Delivery of message {replies[-1]['id']}, attempt {OLD_RETRY_BUDGET + 2},"
-        wait_until(
-            lambda: last_attempt in stack.worker.log_text(),
-            timeout=120,
-            interval=0.5,
-            message="attempts past the old retry budget",
-        )
+        stack.wait_for_attempt(replies[-1]["id"], OLD_RETRY_BUDGET + 2, timeout=120, interval=0.5)
         statuses = [m["delivery_status"] for m in stack.messages(request_id)[2:]]
         assert statuses == ["pending"] * 4
         ready = http("GET", f"{stack.base_url}/readyz")
@@ -325,13 +304,11 @@ def test_an_smtp_outage_past_the_old_retry_budget_loses_no_mail(stack):
         metrics = http("GET", f"{stack.base_url}/metrics").body.decode()
         assert "servicedesk_smtp_up 0.0" in metrics
         assert "servicedesk_outbox_retrying 4.0" in metrics
-    finally:
-        stack.smtp.start()
 
     for reply in replies:
         stack.wait_for_delivery_status(request_id, reply["id"], "sent")
     stack.wait_for_mail(dave, "Your request is in progress")
-    time.sleep(3)  # re-drives keep running every second: nothing may go out twice
+    stack.wait_for_redrives()  # re-drives keep running every second: nothing may go out twice
     bodies = [mail.get_body(("plain",)).get_content() for mail in stack.mails_to(dave)]
     for n in range(3):
         assert sum(f"Reply {n}." in body for body in bodies) == 1
@@ -366,7 +343,7 @@ def test_a_batch_opening_100_requests_answers_in_seconds_while_redis_is_down(sta
 
         request_id = response.json()["results"][0]["request_id"]
         started = time.monotonic()
-        assert stack.api("POST", f"/api/v1/requests/{request_id}/take/").status == 200
+        stack.take(request_id)
         assert stack.api("POST", f"/api/v1/requests/{request_id}/close/").status == 200
         assert time.monotonic() - started < 15
     finally:
@@ -378,7 +355,8 @@ def test_a_batch_opening_100_requests_answers_in_seconds_while_redis_is_down(sta
         count=100,
         timeout=180,
     )
-    time.sleep(3)
+    stack.smtp.wait_for(lambda mail: mail["To"] == senders[0], count=3, timeout=60)
+    stack.wait_for_redrives()  # nothing may go out twice
     acks = stack.smtp.find(lambda mail: mail["To"] in senders)
     assert sorted(m["To"] for m in acks if "We received" in m["Subject"]) == senders
     assert len(stack.mails_to(senders[0])) == 3

@@ -19,15 +19,14 @@ import glob
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import urllib.parse
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from email.message import EmailMessage
 from http.client import HTTPConnection
 from http.cookiejar import CookieJar
@@ -35,22 +34,24 @@ from pathlib import Path
 
 import pytest
 
-from e2e.conftest import require_binaries
-from e2e.support import (
-    CHROMIUM,
+from testing.browser import CHROMIUM, launch_chromium
+from testing.environment import require_binaries
+from testing.http import announce_body, http
+from testing.mail import post_signed
+from testing.processes import (
     REPO_ROOT,
     ManagedProcess,
     ProcessGroup,
-    SMTPSink,
     free_port,
-    http,
-    launch_chromium,
     manage,
+    nginx,
+    nginx_binary,
+    production_env,
     redis_server,
-    service_env,
-    sign_webhook,
-    wait_until,
+    superuser_env,
 )
+from testing.smtp import SMTPSink
+from testing.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -142,18 +143,18 @@ class ThrowawayPostgres:
 
 # The stack
 # ------------------------------------------------------------------------------
+@dataclass
 class Stack:
-    def __init__(self, *, env, base_url, web_url, postgres, smtp, group, web, worker, beat, nginx):
-        self.env = env
-        self.base_url = base_url
-        self.web_url = web_url
-        self.postgres = postgres
-        self.smtp = smtp
-        self.group = group
-        self.web = web
-        self.worker = worker
-        self.beat = beat
-        self.nginx = nginx
+    env: dict[str, str]
+    base_url: str
+    web_url: str
+    postgres: ThrowawayPostgres
+    smtp: SMTPSink
+    group: ProcessGroup
+    web: ManagedProcess
+    worker: ManagedProcess
+    beat: ManagedProcess
+    nginx: ManagedProcess
 
 
 def _entrypoint(role: str, env: dict, log_dir: Path, *args: str, port=None) -> ManagedProcess:
@@ -184,49 +185,10 @@ def _migrate_twice_at_once(env: dict, log_dir: Path) -> list[str]:
     return outputs
 
 
-def _nginx(tmp: Path, *, upstream_port: int, static_root: Path) -> ManagedProcess:
-    prefix = tmp / "nginx"
-    prefix.mkdir()
-    port = free_port()
-    config = prefix / "nginx.conf"
-    render = [
-        sys.executable,
-        str(REPO_ROOT / "nginx" / "render.py"),
-        "--upstream",
-        f"127.0.0.1:{upstream_port}",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--server-name",
-        "127.0.0.1 localhost",
-        "--static-root",
-        str(static_root),
-        "--standalone",
-        "--prefix",
-        str(prefix),
-        "--output",
-        str(config),
-    ]
-    if os.geteuid() == 0:
-        # Workers as root read the collected files in pytest's private temp directory.
-        render += ["--user", "root"]
-    subprocess.run(render, check=True, timeout=30)
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    checked = subprocess.run(
-        [binary, "-t", "-c", str(config), "-p", str(prefix)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stderr
-    args = [binary, "-c", str(config), "-p", str(prefix), "-g", "daemon off;"]
-    return ManagedProcess("nginx", args, dict(os.environ), prefix, tmp / "nginx.log", port)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     require_binaries("redis-server")
-    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+    if nginx_binary() is None:
         require_binaries("nginx")
     if not _postgres_bin("initdb"):
         require_binaries("initdb")
@@ -243,14 +205,8 @@ def stack(tmp_path_factory):
         web_port = free_port()
         static_root = tmp / "static"
         metrics_dir = tmp / "prometheus"
-        env = service_env(
-            DEBUG="false",
-            SECRET_KEY=secrets.token_urlsafe(64),
+        env = production_env(
             ALLOWED_HOSTS="127.0.0.1,localhost",
-            SECURE_SSL_REDIRECT="false",
-            SESSION_COOKIE_SECURE="false",
-            CSRF_COOKIE_SECURE="false",
-            SECURE_HSTS_SECONDS="0",
             DATABASE_URL=database_url,
             REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
             EMAIL_URL=smtp.url,
@@ -270,9 +226,7 @@ def stack(tmp_path_factory):
             OUTBOUND_REDRIVE_SECONDS="2",
             DB_WAIT_TIMEOUT="60",
             AUTO_REPLY_LIMIT_PER_HOUR="1000",
-            DJANGO_SUPERUSER_USERNAME=ADMIN[0],
-            DJANGO_SUPERUSER_PASSWORD=ADMIN[1],
-            DJANGO_SUPERUSER_EMAIL="ops-admin@example.com",
+            **superuser_env(*ADMIN),
         )
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         # Every process with PROMETHEUS_MULTIPROC_DIR writes its metrics there, manage.py
@@ -292,12 +246,12 @@ def stack(tmp_path_factory):
         worker.start(ready=lambda: " ready." in worker.log_text(), timeout=90)
         beat = group.add(_entrypoint("beat", env, tmp))
         beat.start(ready=lambda: "beat: Starting" in beat.log_text(), timeout=90)
-        nginx = group.add(_nginx(tmp, upstream_port=web_port, static_root=static_root))
-        nginx.start(timeout=30)
+        proxy = group.add(nginx(tmp, upstream_port=web_port, static_root=static_root))
+        proxy.start(timeout=30)
 
         yield Stack(
             env=env,
-            base_url=f"http://127.0.0.1:{nginx.port}",
+            base_url=f"http://127.0.0.1:{proxy.port}",
             web_url=f"http://127.0.0.1:{web_port}",
             postgres=postgres,
             smtp=smtp,
@@ -305,7 +259,7 @@ def stack(tmp_path_factory):
             web=web,
             worker=worker,
             beat=beat,
-            nginx=nginx,
+            nginx=proxy,
         )
     finally:
         group.stop_all()
@@ -351,19 +305,6 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def raw_headers_only(port: int, path: str, content_length: int) -> str:
-    """Announce a body of `content_length` bytes and read nginx's answer to the headers."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(
-            (
-                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {content_length}\r\n"
-                "Connection: close\r\n\r\n"
-            ).encode()
-        )
-        return sock.recv(4096).decode(errors="replace")
-
-
 def mail_with_attachment(index: int, sender: str, attachment_size: int) -> bytes:
     mail = EmailMessage()
     mail["From"] = f"Big Sender {index} <{sender}>"
@@ -392,15 +333,6 @@ def batch_near_cap(sender: str, items: int = 10) -> bytes:
         for i in range(items)
     ]
     return json.dumps({"messages": messages}).encode()
-
-
-def post_signed(base_url: str, body: bytes, *, request_id: str | None = None, timeout=120):
-    headers = sign_webhook(body, SECRET)
-    if request_id:
-        headers["X-Request-ID"] = request_id
-    return http(
-        "POST", f"{base_url}/api/v1/inbound/emails/", data=body, headers=headers, timeout=timeout
-    )
 
 
 def small_mail_item(sender: str, subject: str) -> dict:
@@ -539,11 +471,11 @@ def test_swagger_ui_and_its_static_files_come_through_nginx(stack):
 
 
 def test_bodies_are_small_everywhere_but_the_webhook(stack):
-    elsewhere = raw_headers_only(stack.nginx.port, "/api/v1/auth/token/", 2 * 1024 * 1024)
-    webhook_over = raw_headers_only(stack.nginx.port, "/api/v1/inbound/emails/", 50 * 1024 * 1024)
+    elsewhere, _, _ = announce_body(stack.base_url, "/api/v1/auth/token/", 2 * 1024 * 1024)
+    webhook_over, _, _ = announce_body(stack.base_url, "/api/v1/inbound/emails/", 50 << 20)
 
-    assert elsewhere.startswith("HTTP/1.1 413")
-    assert webhook_over.startswith("HTTP/1.1 413")
+    assert elsewhere == 413
+    assert webhook_over == 413
 
 
 def test_a_signed_batch_near_the_size_cap_goes_through(stack):
@@ -551,7 +483,13 @@ def test_a_signed_batch_near_the_size_cap_goes_through(stack):
     body = batch_near_cap(sender)
     assert INBOUND_CAP * 0.9 < len(body) < INBOUND_CAP
 
-    response = post_signed(stack.base_url, body, request_id="ops-bigbatch-0001")
+    response = post_signed(
+        stack.base_url,
+        body,
+        secret=SECRET,
+        headers={"X-Request-ID": "ops-bigbatch-0001"},
+        timeout=120,
+    )
 
     assert response.status == 200, response.body[:2000]
     summary = response.json()["summary"]
@@ -622,7 +560,7 @@ def test_an_operator_takes_and_closes_a_request_in_the_admin_and_opens_swagger_u
     requester = "printer.user@example.org"
     subject = f"Printer jams {uuid.uuid4().hex[:6]}"
     body = json.dumps({"messages": [small_mail_item(requester, subject)]}).encode()
-    created = post_signed(stack.base_url, body).json()["results"][0]
+    created = post_signed(stack.base_url, body, secret=SECRET).json()["results"][0]
     assert created["outcome"] == "created", created
     request_id = created["request_id"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

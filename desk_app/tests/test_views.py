@@ -295,31 +295,26 @@ def test_take_then_close(desk, operator, mailoutbox):
     assert support_request.status == Status.CLOSED
 
 
-def test_take_of_a_request_someone_else_took_says_so(desk, other_operator):
-    support_request = SupportRequestFactory(taken=True, operator=other_operator)
+@pytest.mark.parametrize(
+    ("action", "held_by_another", "status", "says"),
+    [
+        pytest.param("take", True, 409, b"Another operator took this request first.", id="taken"),
+        pytest.param("close", False, 409, b"This request is closed", id="closed"),
+        pytest.param("close", True, 403, b"only staff may close it", id="another-holder"),
+    ],
+)
+def test_an_action_the_request_refuses_says_why(
+    desk, other_operator, action, held_by_another, status, says
+):
+    if held_by_another:
+        support_request = SupportRequestFactory(taken=True, operator=other_operator)
+    else:
+        support_request = SupportRequestFactory(closed=True)
 
-    response = desk.post(_url("take", support_request), **HTMX)
+    response = desk.post(_url(action, support_request), **HTMX)
 
-    assert response.status_code == 409
-    assert b"Another operator took this request first." in response.content
-
-
-def test_close_of_a_closed_request_says_so(desk):
-    support_request = SupportRequestFactory(closed=True)
-
-    response = desk.post(_url("close", support_request), **HTMX)
-
-    assert response.status_code == 409
-    assert b"This request is closed" in response.content
-
-
-def test_close_of_another_holders_request_needs_staff(desk, other_operator):
-    support_request = SupportRequestFactory(taken=True, operator=other_operator)
-
-    response = desk.post(_url("close", support_request), **HTMX)
-
-    assert response.status_code == 403
-    assert b"only staff may close it" in response.content
+    assert response.status_code == status
+    assert says in response.content
 
 
 def test_actions_need_csrf(operator):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from e2e.support import SMTPSink
+from testing.smtp import SMTPSink
 
 
 @pytest.fixture

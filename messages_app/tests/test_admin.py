@@ -12,32 +12,28 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:messages_app_message_changelist")
 
 
-@pytest.fixture
-def admin_client_(client):
-    client.force_login(OperatorFactory(user__is_staff=True, user__is_superuser=True).user)
-    return client
-
-
-def test_changelist_and_change_page_render(admin_client_):
+def test_changelist_and_change_page_render(operator_admin_client):
     message = InboundMessageFactory(subject="Printer is broken")
 
-    assert b"Printer is broken" in admin_client_.get(CHANGELIST).content
-    response = admin_client_.get(reverse("admin:messages_app_message_change", args=[message.pk]))
+    assert b"Printer is broken" in operator_admin_client.get(CHANGELIST).content
+    response = operator_admin_client.get(
+        reverse("admin:messages_app_message_change", args=[message.pk])
+    )
     assert response.status_code == 200
 
 
-def test_filter_by_delivery_status(admin_client_):
+def test_filter_by_delivery_status(operator_admin_client):
     OutboundMessageFactory(subject="went out", delivery_status=DeliveryStatus.SENT)
     OutboundMessageFactory(subject="stuck", delivery_status=DeliveryStatus.FAILED)
 
-    response = admin_client_.get(CHANGELIST, {"delivery_status__exact": "failed"})
+    response = operator_admin_client.get(CHANGELIST, {"delivery_status__exact": "failed"})
 
     assert b"stuck" in response.content
     assert b"went out" not in response.content
 
 
 def test_send_again_requeues_failed_messages_only(
-    admin_client_, mailoutbox, django_capture_on_commit_callbacks
+    operator_admin_client, mailoutbox, django_capture_on_commit_callbacks
 ):
     failed = OutboundMessageFactory(
         delivery_status=DeliveryStatus.FAILED, attempts=8, last_error="550 mailbox unavailable"
@@ -45,7 +41,7 @@ def test_send_again_requeues_failed_messages_only(
     sent = OutboundMessageFactory(delivery_status=DeliveryStatus.SENT)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client_.post(
+        response = operator_admin_client.post(
             CHANGELIST,
             {"action": "send_again", "_selected_action": [failed.pk, sent.pk]},
             follow=True,
@@ -61,7 +57,7 @@ def test_send_again_requeues_failed_messages_only(
     assert b"Skipped 1 message(s)" in response.content
 
 
-def test_deleting_a_canned_reply_deletes_it_and_leaves_the_requests_alone(admin_client_):
+def test_deleting_a_canned_reply_deletes_it_and_leaves_the_requests_alone(operator_admin_client):
     support_request = SupportRequestFactory()
     author = OperatorFactory()
     # The same primary key as the request: deleting the reply must not reach the request.
@@ -70,10 +66,10 @@ def test_deleting_a_canned_reply_deletes_it_and_leaves_the_requests_alone(admin_
     )
     other = CannedReply.objects.create(title="Other", body="x", created_by=author)
 
-    response = admin_client_.post(
+    response = operator_admin_client.post(
         reverse("admin:messages_app_cannedreply_delete", args=[canned.pk]), {"post": "yes"}
     )
-    bulk = admin_client_.post(
+    bulk = operator_admin_client.post(
         reverse("admin:messages_app_cannedreply_changelist"),
         {
             "action": "delete_selected",

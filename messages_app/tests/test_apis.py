@@ -12,21 +12,22 @@ from requests_app.tests.factories import SupportRequestFactory
 
 pytestmark = pytest.mark.django_db
 
+# The message object of the contract (API.md), its fields in alphabetical order.
 MESSAGE_FIELDS = {
-    "id",
-    "request_id",
-    "direction",
-    "kind",
+    "attachments",
     "author_email",
-    "operator",
-    "subject",
     "body",
-    "reply",
     "created_at",
     "delivery_status",
-    "sent_at",
-    "attachments",
+    "direction",
+    "id",
+    "kind",
+    "operator",
     "raw_url",
+    "reply",
+    "request_id",
+    "sent_at",
+    "subject",
 }
 
 
@@ -68,20 +69,20 @@ def test_messages_are_listed_oldest_first_with_the_contracts_fields(operator_cli
     inbound, outbound = body["results"]
     assert set(inbound) == MESSAGE_FIELDS
     assert inbound == {
-        "id": first.pk,
-        "request_id": support_request.pk,
-        "direction": "inbound",
-        "kind": "requester",
+        "attachments": [],
         "author_email": "jane@example.com",
-        "operator": None,
-        "subject": "Printer is broken",
         "body": "It jams on every page.\n\nOn Mon, Alice wrote:\n> Does it jam?",
-        "reply": "It jams on every page.",
         "created_at": "2026-11-20T10:15:00.000000Z",
         "delivery_status": None,
-        "sent_at": None,
-        "attachments": [],
+        "direction": "inbound",
+        "id": first.pk,
+        "kind": "requester",
+        "operator": None,
         "raw_url": None,
+        "reply": "It jams on every page.",
+        "request_id": support_request.pk,
+        "sent_at": None,
+        "subject": "Printer is broken",
     }
     assert outbound["id"] == later.pk
     assert outbound["direction"] == "outbound"
@@ -339,39 +340,35 @@ def test_reply_to_a_missing_request_is_a_404(operator_client):
     assert response.json()["code"] == "not_found"
 
 
-def test_reply_that_is_not_json_is_a_415(operator_client):
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        pytest.param(
+            "body=Hi",
+            "application/x-www-form-urlencoded",
+            415,
+            "unsupported_media_type",
+            id="not-json",
+        ),
+        pytest.param('{"body": "Hi"', "application/json", 400, "parse_error", id="malformed"),
+        pytest.param(
+            '{"body": "bad \\ud800 text"}',
+            "application/json",
+            400,
+            "parse_error",
+            id="unpaired-surrogate",
+        ),
+    ],
+)
+def test_a_reply_body_that_is_not_valid_json_is_refused_and_stores_nothing(
+    operator_client, body, content_type, status, code
+):
     support_request = SupportRequestFactory()
 
-    response = operator_client.post(
-        messages_url(support_request), "body=Hi", content_type="application/x-www-form-urlencoded"
-    )
+    response = operator_client.post(messages_url(support_request), body, content_type=content_type)
 
-    assert response.status_code == 415
-    assert response.json()["code"] == "unsupported_media_type"
-
-
-def test_reply_with_malformed_json_is_a_400(operator_client):
-    support_request = SupportRequestFactory()
-
-    response = operator_client.post(
-        messages_url(support_request), '{"body": "Hi"', content_type="application/json"
-    )
-
-    assert response.status_code == 400
-    assert response.json()["code"] == "parse_error"
-
-
-def test_reply_with_an_unpaired_surrogate_is_a_400(operator_client):
-    support_request = SupportRequestFactory()
-
-    response = operator_client.post(
-        messages_url(support_request),
-        '{"body": "bad \\ud800 text"}',
-        content_type="application/json",
-    )
-
-    assert response.status_code == 400
-    assert response.json()["code"] == "parse_error"
+    assert response.status_code == status
+    assert response.json()["code"] == code
     assert not Message.objects.filter(request=support_request).exists()
 
 

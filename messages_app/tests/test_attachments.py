@@ -16,12 +16,11 @@ from django.core.files.storage import storages
 from django.core.management import call_command
 from django.urls import reverse
 
-from e2e.support import moto_server, s3_client
 from messages_app.attachments import delete_requests, store_bytes
 from messages_app.models import Attachment, Message
-from messages_app.tests.inbound import SECRET, make_mail, post_batch, raw_item
-from operators_app.tests.factories import OperatorFactory
 from requests_app.models import SupportRequest
+from testing.mail import SECRET, make_mail, post_batch, raw_item
+from testing.processes import moto_server, s3_client
 
 pytestmark = pytest.mark.django_db
 
@@ -78,13 +77,6 @@ def s3_storage(settings, s3_endpoint):
         },
     }
     return storages["attachments"]
-
-
-@pytest.fixture
-def admin_client(client):
-    """A superuser with an operator profile, logged in to the admin."""
-    client.force_login(OperatorFactory(user__is_staff=True, user__is_superuser=True).user)
-    return client
 
 
 @pytest.fixture(params=["folder", "s3"])
@@ -276,14 +268,14 @@ def test_the_sweep_deletes_files_no_row_names_and_keeps_the_rest(client, storage
 
 
 def test_admin_deletes_requests_with_their_files(
-    api_client, storage, admin_client, django_capture_on_commit_callbacks
+    api_client, storage, operator_admin_client, django_capture_on_commit_callbacks
 ):
     message = ingest(api_client, evidence_mail())
     keys = [*message.attachments.values_list("storage_key", flat=True), message.raw_key]
     url = reverse("admin:requests_app_supportrequest_changelist")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(
+        response = operator_admin_client.post(
             url,
             {"action": "delete_selected", "_selected_action": [message.request_id], "post": "yes"},
         )
@@ -293,10 +285,14 @@ def test_admin_deletes_requests_with_their_files(
     assert not any(storage.exists(key) for key in keys)
 
 
-def test_admin_shows_a_messages_files_and_raw_mail_through_the_download_view(client, admin_client):
+def test_admin_shows_a_messages_files_and_raw_mail_through_the_download_view(
+    client, operator_admin_client
+):
     message = ingest(client, evidence_mail())
 
-    page = admin_client.get(reverse("admin:messages_app_message_change", args=[message.pk]))
+    page = operator_admin_client.get(
+        reverse("admin:messages_app_message_change", args=[message.pk])
+    )
 
     html = page.content.decode()
     for attachment in message.attachments.all():
@@ -305,7 +301,7 @@ def test_admin_shows_a_messages_files_and_raw_mail_through_the_download_view(cli
     assert "invoice.pdf" in html
     # The admin's session is an operator's credential for the download view too.
     attachment = message.attachments.get(filename="invoice.pdf")
-    assert download(admin_client, f"/api/v1/attachments/{attachment.pk}/")[1] == PDF
+    assert download(operator_admin_client, f"/api/v1/attachments/{attachment.pk}/")[1] == PDF
 
 
 def test_the_environment_points_the_storage_at_a_bucket(s3_endpoint, tmp_path):
@@ -351,22 +347,26 @@ def test_the_environment_points_the_storage_at_a_bucket(s3_endpoint, tmp_path):
     assert stored == b"from the environment"
 
 
-def test_the_admin_lists_every_stored_file_with_its_download_link(api_client, admin_client):
+def test_the_admin_lists_every_stored_file_with_its_download_link(
+    api_client, operator_admin_client
+):
     message = ingest(api_client, evidence_mail())
     pdf = message.attachments.get(filename="invoice.pdf")
 
-    page = admin_client.get(
+    page = operator_admin_client.get(
         reverse("admin:messages_app_attachment_changelist"), {"q": "invoice.pdf"}
     )
 
     assert page.status_code == 200
     assert f'href="/api/v1/attachments/{pdf.pk}/"' in page.content.decode()
-    detail = admin_client.get(reverse("admin:messages_app_attachment_change", args=[pdf.pk]))
+    detail = operator_admin_client.get(
+        reverse("admin:messages_app_attachment_change", args=[pdf.pk])
+    )
     assert detail.status_code == 200
 
 
 def test_deleting_an_attachment_in_the_admin_deletes_bytes_no_one_else_uses(
-    api_client, admin_client, django_capture_on_commit_callbacks
+    api_client, operator_admin_client, django_capture_on_commit_callbacks
 ):
     message = ingest(api_client, evidence_mail())
     pdf = message.attachments.get(filename="invoice.pdf")
@@ -375,7 +375,7 @@ def test_deleting_an_attachment_in_the_admin_deletes_bytes_no_one_else_uses(
 
     with django_capture_on_commit_callbacks(execute=True):
         for attachment in (pdf, png):
-            admin_client.post(
+            operator_admin_client.post(
                 reverse("admin:messages_app_attachment_delete", args=[attachment.pk]),
                 {"post": "yes"},
             )

@@ -11,8 +11,8 @@ from django.db import OperationalError, connection
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from freezegun import freeze_time
 
-from e2e.support import free_port
 from messages_app.models import DeliveryStatus, Kind
 from messages_app.outbound import delivery
 from messages_app.outbound.delivery import (
@@ -25,6 +25,7 @@ from messages_app.outbound.delivery import (
 from messages_app.tasks import deliver_message_task, redrive_outbox_task
 from messages_app.tests.factories import OutboundMessageFactory
 from operators_app.tests.factories import OperatorFactory
+from testing.processes import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -38,11 +39,15 @@ def parsed(email):
     return message_from_bytes(email.message().as_bytes(), policy=default_policy)
 
 
-class CountingBackend(LocmemBackend):
-    """locmem, slowed down so that concurrent deliveries overlap."""
+class GatedBackend(LocmemBackend):
+    """locmem that holds every send until the test opens `gate`: whatever else the test runs
+    meanwhile overlaps a delivery in the middle of sending."""
+
+    gate = threading.Event()
+    held: list[bool] = []  # one entry per send: whether the gate opened before the deadline
 
     def send_messages(self, messages):
-        threading.Event().wait(0.3)
+        self.held.append(self.gate.wait(timeout=10))
         return super().send_messages(messages)
 
 
@@ -194,20 +199,25 @@ def test_unknown_message_id_is_a_no_op(mailoutbox):
     assert deliver_message(message_id=987654) is None
 
 
-def test_a_claimed_message_is_left_alone_until_its_lease_expires(mailoutbox):
-    message = OutboundMessageFactory()
-    claim = claim_message(message_id=message.pk)
-    # The worker that claimed it died between sending and recording.
+def test_a_claimed_message_is_left_alone_while_its_task_may_live_then_sent_again(
+    mailoutbox, settings
+):
+    with freeze_time(timezone.now()) as clock:
+        message = OutboundMessageFactory()
+        claim = claim_message(message_id=message.pk)
+        assert claim.attempts == 1
+        # The task that claimed it may still be sending until Celery kills it at its hard
+        # time limit: no re-drive or duplicate task sends the message meanwhile.
+        clock.tick(settings.CELERY_TASK_TIME_LIMIT)
 
-    assert claim.attempts == 1
-    assert deliver_message(message_id=message.pk) is None
-    assert mailoutbox == []
+        assert deliver_message(message_id=message.pk) is None
+        assert mailoutbox == []
 
-    message.refresh_from_db()
-    assert message.next_attempt_at > timezone.now() + timedelta(seconds=60)
-    message.next_attempt_at = timezone.now()
-    message.save(update_fields=["next_attempt_at"])
-    assert deliver_message(message_id=message.pk) == DeliveryStatus.SENT
+        # That worker died between sending and recording: a later attempt sends it.
+        clock.tick(timedelta(minutes=5))
+
+        assert deliver_message(message_id=message.pk) == DeliveryStatus.SENT
+    assert len(mailoutbox) == 1
     message.refresh_from_db()
     assert message.attempts == 2
 
@@ -351,16 +361,15 @@ def test_temporary_failures_past_the_horizon_fail_the_mail_and_report_it(
 ):
     settings.OUTBOUND_RETRY_BASE_SECONDS = 0
     smtp_server.handler.data_reply = "421 4.7.0 Too busy"
-    message = OutboundMessageFactory(give_up_at=timezone.now() + timedelta(minutes=5))
-    assert deliver_message(message_id=message.pk) == DeliveryStatus.PENDING
-    message.refresh_from_db()
-    assert message.next_attempt_at <= message.give_up_at  # never scheduled past it
-    Message = type(message)
-    Message.objects.filter(pk=message.pk).update(
-        give_up_at=timezone.now() - timedelta(seconds=1), next_attempt_at=timezone.now()
-    )
+    with freeze_time(timezone.now(), real_asyncio=True) as clock:
+        message = OutboundMessageFactory(give_up_at=timezone.now() + timedelta(minutes=5))
+        assert deliver_message(message_id=message.pk) == DeliveryStatus.PENDING
+        message.refresh_from_db()
+        assert message.next_attempt_at <= message.give_up_at  # never scheduled past it
+        # The server still refuses when the horizon comes.
+        clock.move_to(message.give_up_at)
 
-    assert deliver_message(message_id=message.pk) == DeliveryStatus.FAILED
+        assert deliver_message(message_id=message.pk) == DeliveryStatus.FAILED
 
     message.refresh_from_db()
     assert message.last_error.startswith(delivery.GAVE_UP_PREFIX)
@@ -385,12 +394,12 @@ def test_queued_mail_gets_its_horizon(settings):
     from messages_app.outbound.outbox import queue_outbound_message
     from requests_app.tests.factories import SupportRequestFactory
 
-    before = timezone.now()
-    message = queue_outbound_message(
-        support_request=SupportRequestFactory(), kind=Kind.AUTO, subject="s", body="b"
-    )
+    with freeze_time(timezone.now()):
+        message = queue_outbound_message(
+            support_request=SupportRequestFactory(), kind=Kind.AUTO, subject="s", body="b"
+        )
 
-    assert before + timedelta(days=2) <= message.give_up_at <= timezone.now() + timedelta(days=2)
+        assert message.give_up_at == timezone.now() + timedelta(days=2)
 
 
 def test_message_failed_after_its_last_attempt_can_be_sent_again_from_the_admin(
@@ -455,34 +464,42 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(settings):
 # ------------------------------------------------------------------------------
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_deliveries_of_one_message_send_one_mail(settings):
-    settings.EMAIL_BACKEND = f"{__name__}.CountingBackend"
+def test_concurrent_deliveries_of_one_message_send_one_mail(settings, monkeypatch):
+    # The first delivery to claim the message is held in the middle of sending until the
+    # three others have run to the end: they must see the claim and send nothing. Were
+    # the claim not locked and committed before sending, they would send too, and wait
+    # at the gate that only opens once three have finished without sending.
+    settings.EMAIL_BACKEND = f"{__name__}.GatedBackend"
+    monkeypatch.setattr(GatedBackend, "gate", threading.Event())
+    monkeypatch.setattr(GatedBackend, "held", [])
     mail.outbox = []
     message = OutboundMessageFactory()
     barrier = threading.Barrier(4)
     outcomes = []
+    lock = threading.Lock()
 
     def run():
-        barrier.wait()
+        barrier.wait(timeout=10)
         try:
-            outcomes.append(deliver_message(message_id=message.pk))
+            outcome = deliver_message(message_id=message.pk)
         finally:
             connection.close()
+        with lock:
+            outcomes.append(outcome)
+            if outcomes.count(None) == 3:
+                GatedBackend.gate.set()
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=60)
 
     assert sorted(outcomes, key=str) == [None, None, None, DeliveryStatus.SENT]
+    assert GatedBackend.held == [True]  # one send, and the others finished while it was held
     assert len(mail.outbox) == 1
     message.refresh_from_db()
     assert message.attempts == 1
-
-
-def test_claim_lease_outlasts_a_killed_task(settings):
-    assert delivery.claim_lease().total_seconds() > settings.CELERY_TASK_TIME_LIMIT
 
 
 def test_failed_and_sent_messages_show_their_delivery_status_in_the_api(operator_client):

@@ -13,10 +13,10 @@ from messages_app.models import DeliveryStatus, Direction, Kind, Message, Route
 from messages_app.parsing import mime
 from messages_app.tasks import deliver_message_task
 from messages_app.tests.factories import InboundMessageFactory, OutboundMessageFactory
-from messages_app.tests.inbound import fixture_bytes, make_mail
 from requests_app import services
 from requests_app.models import Party, Status, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
+from testing.mail import fixture_bytes, make_mail
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test import Client
 
 from messages_app.models import Direction, Message
-from messages_app.tests.inbound import SECRET, make_mail, post_batch, raw_item
 from requests_app.models import Status, SupportRequest
+from testing.mail import SECRET, make_mail, post_batch, raw_item
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

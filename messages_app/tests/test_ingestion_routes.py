@@ -10,10 +10,10 @@ from messages_app.inbound.ingest import InboundItem, Outcome, ingest_batch
 from messages_app.models import Direction, Kind, Message, Route
 from messages_app.parsing import mime
 from messages_app.tests.factories import InboundMessageFactory
-from messages_app.tests.inbound import make_mail
 from operators_app.tests.factories import OperatorFactory
 from requests_app.models import EventType, RequestEvent, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
+from testing.mail import make_mail
 
 pytestmark = pytest.mark.django_db
 

@@ -516,22 +516,6 @@ def test_redrive_stops_quietly_when_the_broker_goes_away(broker_down):
     assert Message.objects.filter(delivery_status=DeliveryStatus.PENDING).count() == 3
 
 
-def test_redrive_is_scheduled_by_beat():
-    from servicedesk.celery import app
-
-    entry = app.conf.beat_schedule["redrive-outbox"]
-    assert entry["task"] == redrive_outbox_task.name
-    assert 0 < entry["schedule"] <= 60
-
-
-def test_delivery_task_is_acknowledged_late_one_at_a_time_with_time_limits():
-    from servicedesk.celery import app
-
-    assert outbox.deliver_message_task.acks_late is True
-    assert app.conf.worker_prefetch_multiplier == 1
-    assert 0 < app.conf.task_soft_time_limit < app.conf.task_time_limit
-
-
 def test_redrive_command_sends_due_mail_without_a_broker(mailoutbox):
     OutboundMessageFactory(next_attempt_at=minutes_ago(1))
     out = io.StringIO()

@@ -16,7 +16,7 @@ from messages_app.parsing.mime import (
     parse_raw_email,
     parse_references,
 )
-from messages_app.tests.inbound import SECRET, make_mail, post_batch, raw_item
+from testing.mail import SECRET, make_mail, post_batch, raw_item
 
 REFERENCES = " ".join(f"<ref-{i}@example.com>" for i in range(100_000))
 ENCODED_SUBJECT = " ".join(["=?utf-8?q?caf=C3=A9?="] * 100_000)

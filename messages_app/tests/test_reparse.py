@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from messages_app.models import Attachment, Message
-from messages_app.tests.inbound import SECRET, post_batch, raw_item
+from testing.mail import SECRET, post_batch, raw_item
 
 pytestmark = pytest.mark.django_db
 

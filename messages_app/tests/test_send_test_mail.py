@@ -4,8 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from messages_app.models import Direction, Message
-from messages_app.tests.inbound import SECRET, make_mail
 from requests_app.models import SupportRequest
+from testing.mail import SECRET, make_mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from messages_app.models import Direction, Message
-from messages_app.tests.inbound import (
+from requests_app.models import SupportRequest
+from testing.mail import (
     SECRET,
     fixture_item,
     make_mail,
@@ -22,7 +23,6 @@ from messages_app.tests.inbound import (
     signed_headers,
     webhook_url,
 )
-from requests_app.models import SupportRequest
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.storage import storages
 
 from messages_app.models import Attachment, Message
-from messages_app.tests.inbound import SECRET, post_batch, post_body, raw_item
+from testing.mail import SECRET, post_batch, post_body, raw_item
 
 pytestmark = pytest.mark.django_db
 

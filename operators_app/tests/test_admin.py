@@ -9,26 +9,20 @@ from requests_app.tests.factories import SupportRequestFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client_(client):
-    client.force_login(OperatorFactory(user__is_staff=True, user__is_superuser=True).user)
-    return client
-
-
-def test_changelist_renders_with_open_request_counts(admin_client_):
+def test_changelist_renders_with_open_request_counts(operator_admin_client):
     operator = OperatorFactory(name="Alice Cooper")
     SupportRequestFactory(taken=True, operator=operator)
     SupportRequestFactory(closed=True, operator=operator)
 
-    response = admin_client_.get(reverse("admin:operators_app_operator_changelist"))
+    response = operator_admin_client.get(reverse("admin:operators_app_operator_changelist"))
 
     assert response.status_code == 200
     assert b"Alice Cooper" in response.content
     assert response.context["cl"].result_list.get(pk=operator.pk).open_requests == 1
 
 
-def test_adding_an_operator_creates_the_user_and_the_profile(admin_client_):
-    response = admin_client_.post(
+def test_adding_an_operator_creates_the_user_and_the_profile(operator_admin_client):
+    response = operator_admin_client.post(
         reverse("admin:operators_app_operator_add"),
         {
             "username": "bob",
@@ -45,10 +39,10 @@ def test_adding_an_operator_creates_the_user_and_the_profile(admin_client_):
     assert operator.user.check_password("a-long-and-unusual-passphrase")
 
 
-def test_adding_an_operator_with_a_taken_username_shows_an_error(admin_client_):
+def test_adding_an_operator_with_a_taken_username_shows_an_error(operator_admin_client):
     OperatorFactory(user__username="bob")
 
-    response = admin_client_.post(
+    response = operator_admin_client.post(
         reverse("admin:operators_app_operator_add"), {"username": "BOB", "name": "Bob"}
     )
 
@@ -57,7 +51,9 @@ def test_adding_an_operator_with_a_taken_username_shows_an_error(admin_client_):
     assert get_user_model().objects.filter(username__iexact="bob").count() == 1
 
 
-def test_change_page_renders(admin_client_):
+def test_change_page_renders(operator_admin_client):
     operator = OperatorFactory()
-    response = admin_client_.get(reverse("admin:operators_app_operator_change", args=[operator.pk]))
+    response = operator_admin_client.get(
+        reverse("admin:operators_app_operator_change", args=[operator.pk])
+    )
     assert response.status_code == 200

@@ -95,16 +95,10 @@ def test_an_inactive_staff_users_token_is_refused_and_gets_no_profile():
 # --- the admin's operator form -----------------------------------------------------------
 
 
-@pytest.fixture
-def admin_client_(client):
-    client.force_login(OperatorFactory(user__is_staff=True, user__is_superuser=True).user)
-    return client
-
-
-def test_the_admin_attaches_a_profile_to_an_existing_user(admin_client_):
+def test_the_admin_attaches_a_profile_to_an_existing_user(operator_admin_client):
     user = UserFactory(username="carol", first_name="Carol", last_name="Jones")
 
-    response = admin_client_.post(
+    response = operator_admin_client.post(
         reverse("admin:operators_app_operator_add"), {"existing_user": user.pk, "name": ""}
     )
 
@@ -114,19 +108,21 @@ def test_the_admin_attaches_a_profile_to_an_existing_user(admin_client_):
     assert get_user_model().objects.filter(username="carol").count() == 1
 
 
-def test_the_admin_offers_only_users_without_a_profile(admin_client_):
+def test_the_admin_offers_only_users_without_a_profile(operator_admin_client):
     free = UserFactory(username="free-user")
     taken = OperatorFactory(user__username="taken-user").user
 
-    response = admin_client_.get(reverse("admin:operators_app_operator_add"))
+    response = operator_admin_client.get(reverse("admin:operators_app_operator_add"))
 
     choices = response.context["adminform"].form.fields["existing_user"].queryset
     assert free in choices
     assert taken not in choices
 
 
-def test_the_admin_form_without_a_user_or_a_username_says_what_is_missing(admin_client_):
-    response = admin_client_.post(reverse("admin:operators_app_operator_add"), {"name": "X"})
+def test_the_admin_form_without_a_user_or_a_username_says_what_is_missing(operator_admin_client):
+    response = operator_admin_client.post(
+        reverse("admin:operators_app_operator_add"), {"name": "X"}
+    )
 
     assert response.status_code == 200
     assert b"Choose an existing user or enter a username." in response.content

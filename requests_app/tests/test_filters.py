@@ -265,30 +265,22 @@ def test_an_invalid_time_is_a_400_never_a_500(operator_client, parameter, value)
 def ordered(db):
     alice = OperatorFactory(name="Alice")
     bob = OperatorFactory(name="Bob")
+    # subject, requester, status, holder, created on and last message on (days of January)
+    rows = [
+        ("b subject", "c@example.com", Status.IN_PROGRESS, bob, 2, 5),
+        ("a subject", "b@example.com", Status.NEW, None, 3, 4),
+        ("c subject", "a@example.com", Status.IN_PROGRESS, alice, 1, 6),
+    ]
     return [
         SupportRequestFactory(
-            subject="b subject",
-            requester_email="c@example.com",
-            status=Status.IN_PROGRESS,
-            operator=bob,
-            created_at=at(2026, 1, 2),
-            last_message_at=at(2026, 1, 5),
-        ),
-        SupportRequestFactory(
-            subject="a subject",
-            requester_email="b@example.com",
-            status=Status.NEW,
-            created_at=at(2026, 1, 3),
-            last_message_at=at(2026, 1, 4),
-        ),
-        SupportRequestFactory(
-            subject="c subject",
-            requester_email="a@example.com",
-            status=Status.IN_PROGRESS,
-            operator=alice,
-            created_at=at(2026, 1, 1),
-            last_message_at=at(2026, 1, 6),
-        ),
+            subject=subject,
+            requester_email=requester,
+            status=status,
+            operator=holder,
+            created_at=at(2026, 1, created),
+            last_message_at=at(2026, 1, last_message),
+        )
+        for subject, requester, status, holder, created, last_message in rows
     ]
 
 

@@ -3,11 +3,11 @@
 import pytest
 from django.core import mail
 
-from conftest import _token_client
 from messages_app.models import CannedReply, Direction, Kind, Message
 from operators_app.tests.factories import OperatorFactory
 from requests_app.models import Party, Status, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
+from testing.clients import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -309,7 +309,7 @@ def test_an_operator_creates_reads_changes_and_deletes_their_canned_reply(
 def test_only_the_author_or_staff_change_a_canned_reply(operator, staff_client, other_operator):
     canned = CannedReply.objects.create(title="t", body="b", created_by=other_operator)
     item = f"{CANNED}{canned.pk}/"
-    client = _token_client(operator.user)
+    client = token_client(operator.user)
 
     assert client.get(item).status_code == 200
     assert client.patch(item, {"title": "x"}, format="json").status_code == 403

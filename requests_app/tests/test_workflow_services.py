@@ -10,17 +10,10 @@ from django.core.mail.backends.base import BaseEmailBackend
 from messages_app.canned import render_canned_reply
 from messages_app.models import CannedReply, DeliveryStatus, Direction, Kind, Message
 from operators_app.tests.factories import OperatorFactory
+from requests_app import services
 from requests_app.errors import InvalidTransitionError, NotHolderError, OpenRequestExistsError
 from requests_app.models import EventType, Party, Status, SupportRequest
 from requests_app.selectors import list_events
-from requests_app.services import (
-    add_note,
-    assign_request,
-    close_request,
-    open_request,
-    reply_to_request,
-    take_request,
-)
 from requests_app.tests.factories import SupportRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +34,7 @@ def test_open_request_is_in_progress_held_by_the_caller_with_its_first_mail(
     operator, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        support_request = open_request(
+        support_request = services.open_request(
             operator=operator,
             requester_email="Jane@Example.com",
             requester_name="Jane Doe",
@@ -67,7 +60,9 @@ def test_open_request_for_a_requester_with_an_open_request_names_it(operator):
     existing = SupportRequestFactory(requester_email="jane@example.com")
 
     with pytest.raises(OpenRequestExistsError) as caught:
-        open_request(operator=operator, requester_email="JANE@example.com", subject="s", body="b")
+        services.open_request(
+            operator=operator, requester_email="JANE@example.com", subject="s", body="b"
+        )
 
     assert caught.value.request_id == existing.pk
     assert SupportRequest.objects.count() == 1
@@ -77,7 +72,9 @@ def test_open_request_for_a_requester_with_an_open_request_names_it(operator):
 def test_assign_by_staff_takes_a_new_request_and_queues_the_taken_notice(staff_operator, operator):
     support_request = SupportRequestFactory()
 
-    assign_request(request_id=support_request.pk, actor=staff_operator, to_operator_id=operator.pk)
+    services.assign_request(
+        request_id=support_request.pk, actor=staff_operator, to_operator_id=operator.pk
+    )
 
     stored = SupportRequest.objects.get(pk=support_request.pk)
     assert (stored.status, stored.operator) == (Status.IN_PROGRESS, operator)
@@ -91,7 +88,9 @@ def test_assign_by_staff_takes_a_new_request_and_queues_the_taken_notice(staff_o
 def test_the_holder_hands_a_request_on_without_mail(operator, other_operator):
     support_request = SupportRequestFactory(taken=True, operator=operator)
 
-    assign_request(request_id=support_request.pk, actor=operator, to_operator_id=other_operator.pk)
+    services.assign_request(
+        request_id=support_request.pk, actor=operator, to_operator_id=other_operator.pk
+    )
 
     stored = SupportRequest.objects.get(pk=support_request.pk)
     assert stored.operator == other_operator
@@ -104,7 +103,7 @@ def test_assign_by_someone_else_is_refused(operator, other_operator):
 
     for support_request in (held, new):
         with pytest.raises(NotHolderError):
-            assign_request(
+            services.assign_request(
                 request_id=support_request.pk, actor=operator, to_operator_id=operator.pk
             )
 
@@ -112,11 +111,13 @@ def test_assign_by_someone_else_is_refused(operator, other_operator):
 def test_assign_refuses_closed_requests_and_inactive_operators(staff_operator):
     closed = SupportRequestFactory(closed=True)
     with pytest.raises(InvalidTransitionError):
-        assign_request(request_id=closed.pk, actor=staff_operator, to_operator_id=staff_operator.pk)
+        services.assign_request(
+            request_id=closed.pk, actor=staff_operator, to_operator_id=staff_operator.pk
+        )
 
     inactive = OperatorFactory(user__is_active=False)
     with pytest.raises(ValidationError):
-        assign_request(
+        services.assign_request(
             request_id=SupportRequestFactory().pk, actor=staff_operator, to_operator_id=inactive.pk
         )
 
@@ -125,7 +126,9 @@ def test_a_note_is_never_mailed_and_leaves_turn_and_last_message_alone(operator)
     support_request = SupportRequestFactory(closed=True, last_reply_by=Party.REQUESTER)
     before = SupportRequest.objects.get(pk=support_request.pk)
 
-    note = add_note(request_id=support_request.pk, operator=operator, body="Called her back.")
+    note = services.add_note(
+        request_id=support_request.pk, operator=operator, body="Called her back."
+    )
 
     after = SupportRequest.objects.get(pk=support_request.pk)
     assert (note.direction, note.kind, note.delivery_status) == (
@@ -141,22 +144,22 @@ def test_a_note_is_never_mailed_and_leaves_turn_and_last_message_alone(operator)
 
 def test_the_first_operator_reply_sets_first_response_at_and_later_ones_keep_it(operator):
     support_request = SupportRequestFactory()
-    take_request(request_id=support_request.pk, operator=operator)
-    add_note(request_id=support_request.pk, operator=operator, body="note")
+    services.take_request(request_id=support_request.pk, operator=operator)
+    services.add_note(request_id=support_request.pk, operator=operator, body="note")
     assert SupportRequest.objects.get(pk=support_request.pk).first_response_at is None
 
-    first = reply_to_request(request_id=support_request.pk, operator=operator, body="one")
-    reply_to_request(request_id=support_request.pk, operator=operator, body="two")
+    first = services.reply_to_request(request_id=support_request.pk, operator=operator, body="one")
+    services.reply_to_request(request_id=support_request.pk, operator=operator, body="two")
 
     assert SupportRequest.objects.get(pk=support_request.pk).first_response_at == first.created_at
 
 
 def test_history_records_every_change_in_order(operator):
     support_request = SupportRequestFactory()
-    take_request(request_id=support_request.pk, operator=operator)
-    reply_to_request(request_id=support_request.pk, operator=operator, body="Try again?")
-    add_note(request_id=support_request.pk, operator=operator, body="note")
-    close_request(request_id=support_request.pk, operator=operator)
+    services.take_request(request_id=support_request.pk, operator=operator)
+    services.reply_to_request(request_id=support_request.pk, operator=operator, body="Try again?")
+    services.add_note(request_id=support_request.pk, operator=operator, body="note")
+    services.close_request(request_id=support_request.pk, operator=operator)
 
     assert event_types(support_request) == [
         EventType.TAKEN,
@@ -173,7 +176,9 @@ def test_a_failed_mail_is_in_the_history(operator, settings, django_capture_on_c
     support_request = SupportRequestFactory()
 
     with django_capture_on_commit_callbacks(execute=True):
-        message = reply_to_request(request_id=support_request.pk, operator=operator, body="Hello")
+        message = services.reply_to_request(
+            request_id=support_request.pk, operator=operator, body="Hello"
+        )
 
     message.refresh_from_db()
     assert message.delivery_status == DeliveryStatus.FAILED

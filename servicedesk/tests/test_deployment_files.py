@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import missing
+from testing.environment import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

@@ -95,7 +95,7 @@ def test_readyz_warns_but_stays_200_while_the_mail_server_is_down(client, smtp_s
 
 
 def test_readyz_reports_a_mail_server_that_answers(client, smtp_settings):
-    from e2e.support import SMTPSink
+    from testing.smtp import SMTPSink
 
     with SMTPSink() as sink:
         smtp_settings.EMAIL_PORT = sink.port

@@ -31,9 +31,7 @@ class FakeLabel {
     this.name = name;
   }
 
-  getName() {
-    return this.name;
-  }
+  getName() { return this.name; }
 }
 
 /** The header block of raw mail as [name, value] pairs, continuation lines unfolded. */
@@ -55,17 +53,9 @@ class FakeAttachment {
     Object.assign(this, { name, contentType, size });
   }
 
-  getName() {
-    return this.name;
-  }
-
-  getContentType() {
-    return this.contentType;
-  }
-
-  getSize() {
-    return this.size;
-  }
+  getName() { return this.name; }
+  getContentType() { return this.contentType; }
+  getSize() { return this.size; }
 }
 
 /**
@@ -83,26 +73,16 @@ class FakeMessage {
     return found ? found[1] : '';
   }
 
-  getFrom() {
-    return this.getHeader('From');
-  }
-
-  getSubject() {
-    return this.getHeader('Subject');
-  }
+  getFrom() { return this.getHeader('From'); }
+  getSubject() { return this.getHeader('Subject'); }
 
   decoded() {
     if (!this.view) throw new Error(`message ${this.id}: the harness has no decoded parts for it`);
     return this.view;
   }
 
-  getPlainBody() {
-    return this.decoded().plain;
-  }
-
-  getBody() {
-    return this.decoded().html;
-  }
+  getPlainBody() { return this.decoded().plain; }
+  getBody() { return this.decoded().html; }
 
   getAttachments(options = {}) {
     const { includeInlineImages = true, includeAttachments = true } = options;
@@ -111,29 +91,12 @@ class FakeMessage {
       .map((a) => new FakeAttachment(a));
   }
 
-  getId() {
-    return this.id;
-  }
-
-  getDate() {
-    return new Date(this.date);
-  }
-
-  getRawContent() {
-    return this.raw;
-  }
-
-  isInInbox() {
-    return this.inInbox;
-  }
-
-  isDraft() {
-    return this.draft;
-  }
-
-  getThread() {
-    return this.thread;
-  }
+  getId() { return this.id; }
+  getDate() { return new Date(this.date); }
+  getRawContent() { return this.raw; }
+  isInInbox() { return this.inInbox; }
+  isDraft() { return this.draft; }
+  getThread() { return this.thread; }
 }
 
 class FakeThread {
@@ -143,22 +106,15 @@ class FakeThread {
     this.labels = new Set();
   }
 
-  getId() {
-    return this.id;
-  }
-
-  getMessages() {
-    return [...this.messages].sort((a, b) => a.date - b.date);
-  }
+  getId() { return this.id; }
+  getMessages() { return [...this.messages].sort((a, b) => a.date - b.date); }
 
   addLabel(label) {
     this.labels.add(label.getName());
     return this;
   }
 
-  getLabels() {
-    return [...this.labels].map((name) => new FakeLabel(name));
-  }
+  getLabels() { return [...this.labels].map((name) => new FakeLabel(name)); }
 }
 
 /** GmailApp over an in-memory mailbox; `search` understands `in:inbox after:<seconds>`. */
@@ -191,9 +147,7 @@ class Mailbox {
     return message;
   }
 
-  messages() {
-    return [...this.threads.values()].flatMap((thread) => thread.messages);
-  }
+  messages() { return [...this.threads.values()].flatMap((thread) => thread.messages); }
 
   labelledThreadIds(name) {
     return [...this.threads.values()]
@@ -445,13 +399,14 @@ function liveWebhook() {
   return { WEBHOOK_URL: url, WEBHOOK_SECRET: secret };
 }
 
+// In the order they are defined above: the fixtures, the fake Gmail, the script, mail.
 module.exports = {
   FIXTURES,
-  liveWebhook,
+  fixtureNames,
+  readFixture,
   Mailbox,
+  loadScript,
   buildMail,
   fixtureMailbox,
-  fixtureNames,
-  loadScript,
-  readFixture,
+  liveWebhook,
 };

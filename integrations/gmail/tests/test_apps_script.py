@@ -23,7 +23,7 @@ NOT_STORED = {"own_mail_loop.eml", "dsn_bounce.eml", "no_sender.eml"}
 def node() -> str:
     path = shutil.which("node")
     if path is None:
-        from conftest import missing
+        from testing.environment import missing
 
         missing("needs Node.js (`node`) installed")
     return path
