@@ -195,7 +195,8 @@ def service_env(base: Mapping[str, str] | None = None, **overrides: str) -> dict
     env = dict(os.environ if base is None else base)
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "servicedesk.settings",
+            # Development unless the caller asks for production.
+            "DJANGO_SETTINGS_MODULE": "servicedesk.settings.local",
             "READ_DOT_ENV": "false",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",

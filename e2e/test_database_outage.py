@@ -33,7 +33,7 @@ def test_terminated_connections_under_load_answer_503_never_500_and_lose_nothing
     with fresh_database(os.environ["DATABASE_URL"], tmp_dir=tmp_path) as database_url:
         try:
             env = service_env(
-                DEBUG="false",
+                DJANGO_SETTINGS_MODULE="servicedesk.settings.production",
                 SECRET_KEY="e2e-" + "k" * 60 + "-not-secret-at-all",
                 ALLOWED_HOSTS="127.0.0.1",
                 SECURE_SSL_REDIRECT="false",

@@ -80,7 +80,7 @@ def desk(tmp_path_factory):
     try:
         with fresh_database(os.environ.get("DATABASE_URL"), tmp_dir=tmp) as database_url:
             env = service_env(
-                DEBUG="false",
+                DJANGO_SETTINGS_MODULE="servicedesk.settings.production",
                 SECRET_KEY="e2e-desk-" + uuid.uuid4().hex * 2,
                 ALLOWED_HOSTS="127.0.0.1",
                 SECURE_SSL_REDIRECT="false",

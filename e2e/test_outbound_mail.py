@@ -112,7 +112,7 @@ def stack(tmp_path_factory):
     try:
         with fresh_database(os.environ.get("DATABASE_URL"), tmp_dir=tmp) as database_url:
             env = service_env(
-                DEBUG="true",
+                DJANGO_SETTINGS_MODULE="servicedesk.settings.local",
                 DATABASE_URL=database_url,
                 REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
                 EMAIL_URL=smtp.url,

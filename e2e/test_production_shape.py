@@ -244,7 +244,7 @@ def stack(tmp_path_factory):
         static_root = tmp / "static"
         metrics_dir = tmp / "prometheus"
         env = service_env(
-            DEBUG="false",
+            DJANGO_SETTINGS_MODULE="servicedesk.settings.production",
             SECRET_KEY=secrets.token_urlsafe(64),
             ALLOWED_HOSTS="127.0.0.1,localhost",
             SECURE_SSL_REDIRECT="false",
