@@ -3,12 +3,12 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from messages_app.attachments import delete_requests
 from operators_app.selectors import get_active_operator
 from operators_app.services import ensure_staff_operator
-from requests_app.counts import requests_changed
 from requests_app.models import SupportRequest
 from requests_app.selectors import list_events
-from requests_app.services import close_request, take_request
+from requests_app.services import close_request, edit_request, take_request
 from servicedesk.api import format_utc
 from servicedesk.exceptions import DomainError
 
@@ -86,16 +86,15 @@ class SupportRequestAdmin(admin.ModelAdmin):
         return format_html("<table><tbody>{}</tbody></table>", rows)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        requests_changed()
+        edit_request(support_request=obj)
 
+    # Deleting a request deletes its messages' stored files too (when no other message
+    # uses the same bytes).
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        requests_changed()
+        delete_requests(request_ids=[obj.pk])
 
     def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        requests_changed()
+        delete_requests(request_ids=list(queryset.values_list("pk", flat=True)))
 
     def has_add_permission(self, request):
         # Requests are opened by mail, never by hand.

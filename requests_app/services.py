@@ -224,6 +224,7 @@ def add_note(*, request_id: int, operator: Operator, body: str) -> Message:
         SupportRequest.objects.filter(pk=request_id).update(
             message_count=support_request.message_count + 1, updated_at=now
         )
+        requests_changed()
         record_event(
             request_id=request_id,
             type=EventType.NOTED,
@@ -263,6 +264,7 @@ def reply_to_request(
             observe_after_commit(
                 first_response_histogram, message.request.created_at, message.created_at
             )
+        requests_changed()
         record_event(
             request_id=request_id,
             type=EventType.REPLIED,
@@ -270,3 +272,12 @@ def reply_to_request(
             data={"message_id": message.pk},
         )
     return message
+
+
+def edit_request(*, support_request: SupportRequest) -> SupportRequest:
+    """Save an edit of a request's own fields made in the admin (its subject, the
+    requester's name); the status and the holder change only through the services above."""
+    with transaction.atomic():
+        support_request.save()
+        requests_changed()
+    return support_request

@@ -318,6 +318,8 @@ def _store(candidates: list[_Candidate], *, now) -> None:
         try:
             with transaction.atomic():
                 _store_batch(ordered, candidates, now=now)
+                # New requests and new mail (which the list's search reads) alike.
+                requests_changed()
             return
         except (OperationalError, InterfaceError, _RouteChangedError) as exc:
             logger.info("Ingest batch rolled back (%s), attempt %s", type(exc).__name__, attempt)
@@ -538,7 +540,6 @@ def _open_new_requests(
             open_requests.update(opened)
             pending = [sender for sender in pending if sender not in opened]
             continue
-        requests_changed()
         for sender, support_request in zip(pending, rows, strict=True):
             open_requests[sender] = support_request
             first = senders[sender][0]
@@ -579,7 +580,6 @@ def _store_alone(candidate: _Candidate, counts: dict[int, int], *, now) -> None:
                 if support_request is None:
                     candidate.support_request = _new_request(candidate, count=1, now=now)
                     candidate.support_request.save(force_insert=True)
-                    requests_changed()
                     candidate.created, candidate.route = True, Route.NEW
                 else:
                     candidate.support_request = support_request
