@@ -1,6 +1,6 @@
 """Production: what wsgi.py, asgi.py, the Docker image and docker/entrypoint.sh run.
 
-DEBUG is off, whatever the environment says (DEBUG=true refuses to start: it would
+DEBUG is always off (DEBUG=true in the environment refuses to start: it would
 show tracebacks and settings to anyone), and the variables a deployment must choose
 are required: a missing or guessable SECRET_KEY, no ALLOWED_HOSTS or no DATABASE_URL
 stop the process with the reason instead of serving on a default. REDIS_URL stays
@@ -9,8 +9,9 @@ optional: without it Celery tasks run in the web process (a single-host trial).
 
 from django.core.exceptions import ImproperlyConfigured
 
+from servicedesk.logging import build_logging_config
 from servicedesk.settings.base import *  # noqa: F403
-from servicedesk.settings.base import MIDDLEWARE, STORAGES, build_logging_config, env
+from servicedesk.settings.base import MIDDLEWARE, STORAGES, env
 
 # GENERAL
 # ------------------------------------------------------------------------------
@@ -23,7 +24,7 @@ DEBUG = False
 
 
 def _required(name: str, hint: str) -> str:
-    value = env.str(name, default="").strip()
+    value: str = env.str(name, default="").strip()
     if not value:
         raise ImproperlyConfigured(f"{name} must be set with production settings: {hint}")
     return value
