@@ -11,6 +11,10 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The settings module of `make run` and `make migrate` (the tests always run
+# servicedesk.settings.test, whatever the shell exports).
+SETTINGS ?= servicedesk.settings.local
+MANAGE := DJANGO_SETTINGS_MODULE=$(SETTINGS) $(PY) manage.py
 # pip's progress, one line per package it fetches, instead of a minute of silence.
 PIP_PROGRESS := sed -u -n -e 's/^\(Collecting\|Successfully installed\)/  \1/p'
 
@@ -38,14 +42,14 @@ install: $(VENV)/.runtime-installed  ## Create .venv and install the runtime dep
 install-dev: $(VENV)/.dev-installed  ## Create .venv and install test and lint dependencies
 
 migrate: install  ## Apply database migrations
-	$(PY) manage.py migrate --noinput
+	$(MANAGE) migrate --noinput
 
 run: migrate  ## Install, migrate and serve on http://127.0.0.1:8000 (embedded default: SQLite, in-process tasks)
-	@$(PY) manage.py bootstrap_admin --base-url http://$(HOST):$(PORT)
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@$(MANAGE) bootstrap_admin --base-url http://$(HOST):$(PORT)
+	$(MANAGE) runserver $(HOST):$(PORT)
 
 test: install-dev  ## Install dev dependencies and run the test suite
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --ds=servicedesk.settings.test $(PYTEST_ARGS)
 
 lint: install-dev  ## ruff check, format check and the import layers (lint-imports)
 	$(VENV)/bin/ruff check .

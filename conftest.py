@@ -5,6 +5,7 @@ absent; under CI=true it fails instead, so CI can never pass by skipping. The he
 these fixtures use live in the `testing` package.
 """
 
+import socket
 import uuid
 
 import pytest
@@ -34,12 +35,9 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
-def _cache_in_process(settings):
-    """Tests count throttles in process memory: clearing the cache must never flush a
-    developer's or CI's Redis. tests that need the Redis cache configure it themselves."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # Process memory outlives a test: nothing one test cached (throttle counts, request
-    # counts) may reach the next.
+def _cache_cleared():
+    """The test settings keep the cache in process memory, which outlives a test: nothing
+    one test cached (throttle counts, request counts) may reach the next."""
     from django.core.cache import cache
 
     cache.clear()
@@ -51,20 +49,28 @@ def redis_cache(settings):
     clears the server's data, and its own keys are deleted afterwards."""
     from django.core.cache import caches
 
-    prefix = f"test-{uuid.uuid4().hex}"
+    from servicedesk.settings.base import redis_cache as redis_cache_settings
+
     settings.CACHES = {
-        "default": {
-            "BACKEND": "servicedesk.cache.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-            "KEY_PREFIX": prefix,
-        }
+        "default": redis_cache_settings(settings.REDIS_URL, key_prefix=f"test-{uuid.uuid4().hex}")
     }
     cache = caches["default"]
     yield cache
-    client = cache._cache.get_client()
-    keys = client.keys(f"*{prefix}*")
-    if keys:
-        client.delete(*keys)
+    cache.delete_pattern("*")
+
+
+@pytest.fixture
+def unreachable_redis_cache(settings):
+    """The production cache backend, on a loopback port nothing listens on: Redis down."""
+    from django.core.cache import caches
+
+    from servicedesk.settings.base import redis_cache as redis_cache_settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {"default": redis_cache_settings(f"redis://127.0.0.1:{port}/0")}
+    return caches["default"]
 
 
 @pytest.fixture(autouse=True)
@@ -80,27 +86,9 @@ def _attachments_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _celery_tasks_in_process():
-    """Tasks run in the test's process even when REDIS_URL names a broker (CI's second pass):
-    tests see the mail a task sends. System tests in e2e/ run real workers instead."""
-    from servicedesk.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
-@pytest.fixture(autouse=True)
 def _broker_not_paused(monkeypatch):
     """A publish one test saw fail must not pause publishing in the next."""
     monkeypatch.setattr("messages_app.outbound.outbox._broker_paused_until", 0.0)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Every factory user hashes a password: PBKDF2 at full strength made tests 30x slower."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

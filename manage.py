@@ -6,7 +6,8 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+    # Development unless the environment names another (the container sets production).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings.local")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -86,7 +86,7 @@ ALL_QUERIES = [
 def bench_token() -> str:
     """The API token of a `bench-operator` operator in DATABASE_URL's database."""
     sys.path.insert(0, str(REPO_ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings.local")
     import django
 
     django.setup()
@@ -111,7 +111,7 @@ def spawn_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **os.environ,
-        "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "servicedesk.settings.production",
         "SECRET_KEY": secrets.token_urlsafe(64),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",

@@ -53,7 +53,7 @@ LATERAL (SELECT now() - (g %% 525600) * interval '1 minute' AS created) AS t
 
 def setup_django() -> None:
     sys.path.insert(0, str(REPO_ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings.production")
     import django
 
     django.setup()
@@ -190,7 +190,6 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--budget-ms", type=float, default=50.0)
     args = parser.parse_args()
-    os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "bench-desk-" + "x1y2z3" * 10)
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     os.environ.setdefault("LOG_LEVEL", "WARNING")

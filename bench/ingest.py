@@ -154,7 +154,7 @@ class InProcessPoster:
 
     def __init__(self, secret: str):
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings.local")
         import django
 
         django.setup()

@@ -22,6 +22,10 @@ for name in $(env | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=$/\1/p'); do
   unset "$name"
 done
 
+# Every role runs the production settings unless the environment names another module
+# (the image and the compose file set it too).
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-servicedesk.settings.production}"
+
 role="${1:-web}"
 if [ "$#" -gt 0 ]; then
   shift

@@ -61,9 +61,12 @@ limit_request_fields = 100
 forwarded_allow_ips = _str("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 
-# Logs: the same structured setup as Django's (JSON unless LOG_FORMAT=text), on stderr.
-_debug = _bool("DEBUG", True)
-_log_format = _str("LOG_FORMAT", "text" if _debug else "json").lower()
+# Logs: the same structured setup as Django's, on stderr: JSON under the production
+# settings (wsgi.py's default), text under the others, unless LOG_FORMAT says.
+_production = _str("DJANGO_SETTINGS_MODULE", "servicedesk.settings.production").endswith(
+    ".production"
+)
+_log_format = _str("LOG_FORMAT", "json" if _production else "text").lower()
 accesslog = "-"
 errorlog = "-"
 loglevel = _str("LOG_LEVEL", "info").lower()

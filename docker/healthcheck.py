@@ -41,7 +41,7 @@ def check_web() -> None:
 
 
 def check_worker() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings.production")
     from servicedesk.celery import app
 
     node = f"celery@{socket.gethostname()}"

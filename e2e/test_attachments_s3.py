@@ -38,7 +38,6 @@ def stack(tmp_path_factory):
         bucket = f"files-{uuid.uuid4().hex[:10]}"
         s3_client(endpoint).create_bucket(Bucket=bucket)
         common = {
-            "DEBUG": "true",
             "ATTACHMENTS_S3_BUCKET": bucket,
             "ATTACHMENTS_S3_PREFIX": "servicedesk",
             "AWS_S3_ENDPOINT_URL": endpoint,

@@ -187,9 +187,9 @@ def test_web_worker_and_beat_start_with_the_sample_values_as_compose_passes_them
             **_sample_values(clone),
         )
         # What docker-compose.yml adds for every app container, and a SECRET_KEY, which a
-        # deployment must fill in (the service refuses to start with DEBUG off without one).
+        # deployment must fill in (production settings refuse to start without one).
         env.update(
-            DEBUG="false",
+            DJANGO_SETTINGS_MODULE="servicedesk.settings.production",
             SECRET_KEY=KEY,
             DATABASE_URL=database_url,
             REDIS_URL=os.environ["REDIS_URL"],

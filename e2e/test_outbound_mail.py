@@ -108,7 +108,6 @@ def stack(tmp_path_factory):
         worker_concurrency=2,
         beat=True,
         env={
-            "DEBUG": "true",
             "SUPPORT_NAME": "Service Desk",
             "LOG_LEVEL": "INFO",
             # Fast retries and re-drives so outages resolve within seconds.

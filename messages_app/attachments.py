@@ -423,6 +423,7 @@ def delete_messages(*, message_ids: Iterable[int]) -> int:
         messages = Message.objects.filter(pk__in=message_ids)
         keys = _keys_of_messages(messages)
         deleted, _ = messages.delete()
+        requests_changed()
         transaction.on_commit(partial(delete_unused_files, keys), robust=True)
     return deleted
 

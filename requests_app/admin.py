@@ -15,10 +15,9 @@ from messages_app.attachments import delete_requests
 from messages_app.models import Message
 from operators_app.selectors import get_active_operator
 from operators_app.services import ensure_staff_operator
-from requests_app.counts import requests_changed
 from requests_app.models import SupportRequest
 from requests_app.selectors import list_events
-from requests_app.services import close_request, take_request
+from requests_app.services import close_request, edit_request, take_request
 from servicedesk.api import format_utc
 from servicedesk.exceptions import DomainError
 
@@ -157,8 +156,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
         return format_html("<table><tbody>{}</tbody></table>", rows)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        requests_changed()
+        edit_request(support_request=obj)
 
     # Deleting a request deletes its messages' stored files too (when no other message
     # uses the same bytes).

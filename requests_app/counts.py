@@ -9,16 +9,19 @@ cached, keyed by the filters and by a *generation* that each such change replace
 after it commits. A count read under an older generation is never used again, so
 a cached count is exact.
 
-Writers call `requests_changed()` inside their transaction: ingestion when it opens
-requests, `take_request`, `close_request`, the admin when it edits or deletes one. A
-change that bypasses them (raw SQL, a shell) is seen after `REQUEST_COUNT_CACHE_SECONDS`
-at the latest. Small counts cost less than the cache round trip and are always
-counted. The cache must be shared by every process (Redis): without REDIS_URL the
-setting defaults to 0, which counts every time.
+The services that change requests or their mail call `requests_changed()` once each,
+inside their transaction: `ingest_batch` (mail arriving, new requests or not: the search
+matches mail text), and in `requests_app.services` opening, take, assign, close, replies,
+notes and the admin's edits, and `delete_requests`/`delete_messages`. Nothing else calls it but
+`seed_demo`, which writes past every service. A change that bypasses them (raw SQL, a
+shell) is seen after `REQUEST_COUNT_CACHE_SECONDS` at the latest. Small counts cost less
+than the cache round trip and are always counted. The cache must be shared by every
+process (Redis): without REDIS_URL the setting defaults to 0, which counts every time.
+A Redis outage reads as a cache miss (django-redis's IGNORE_EXCEPTIONS): every page
+counts until Redis returns, and the counts cached before it expire by themselves.
 """
 
 import hashlib
-import logging
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -29,8 +32,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from requests_app.selectors import REQUEST_COLUMNS, list_request_rows
-
-logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "requests:generation"
 # Below this many matching requests, counting is cheaper than keeping the count.
@@ -45,11 +46,7 @@ def requests_changed() -> None:
 
 
 def _new_generation() -> None:
-    try:
-        cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-    except Exception:
-        # The cached counts expire by themselves within REQUEST_COUNT_CACHE_SECONDS.
-        logger.warning("Could not retire the cached request counts", exc_info=True)
+    cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def count_key(filters: Mapping[str, Any]) -> str:
@@ -68,26 +65,19 @@ def count_requests(queryset: QuerySet, *, filters: Mapping[str, Any]) -> int:
     if seconds <= 0:
         return queryset.count()
     key = count_key(filters)
-    try:
-        found = cache.get_many([GENERATION_KEY, key])
-    except Exception:
-        logger.warning("Request count cache unavailable; counting", exc_info=True)
-        return queryset.count()
+    found = cache.get_many([GENERATION_KEY, key])
     generation = found.get(GENERATION_KEY)
     cached = found.get(key)
     if generation is not None and cached is not None and cached[0] == generation:
         return cached[1]
     count = queryset.count()
     if count >= CACHED_COUNT_MIN:
-        try:
-            if generation is None:
-                # No generation yet: start one, and cache from the next count on. A count
-                # stored now could predate a change that committed while it ran.
-                cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-            else:
-                cache.set(key, (generation, count), timeout=seconds)
-        except Exception:
-            logger.warning("Could not cache a request count", exc_info=True)
+        if generation is None:
+            # No generation yet: start one, and cache from the next count on. A count
+            # stored now could predate a change that committed while it ran.
+            cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        else:
+            cache.set(key, (generation, count), timeout=seconds)
     return count
 
 

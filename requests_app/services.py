@@ -227,6 +227,7 @@ def add_note(*, request_id: int, operator: Operator, body: str) -> Message:
         SupportRequest.objects.filter(pk=request_id).update(
             message_count=support_request.message_count + 1, updated_at=now
         )
+        requests_changed()
         record_event(
             request_id=request_id,
             type=EventType.NOTED,
@@ -266,6 +267,7 @@ def reply_to_request(
             observe_after_commit(
                 first_response_histogram, message.request.created_at, message.created_at
             )
+        requests_changed()
         record_event(
             request_id=request_id,
             type=EventType.REPLIED,
@@ -347,7 +349,6 @@ def open_requests_for_mail(
         if find_open_requests(requester_emails=[o.requester_email for o in openings]):
             raise RequestOpenedMeanwhileError() from None
         raise
-    requests_changed()
     return {row.requester_email: row for row in rows}
 
 
@@ -385,3 +386,12 @@ def count_requester_mail(*, counts: Mapping[int, int], now: datetime) -> bool:
     if still_open != set(counts):
         return False
     return mail_counters.count_requester_mail(counts=counts, at=now) == len(counts)
+
+
+def edit_request(*, support_request: SupportRequest) -> SupportRequest:
+    """Save an edit of a request's own fields made in the admin (its subject, the
+    requester's name); the status and the holder change only through the services above."""
+    with transaction.atomic():
+        support_request.save()
+        requests_changed()
+    return support_request

@@ -1,3 +1,3 @@
-from servicedesk.celery import app as celery_app
-
-__all__ = ("celery_app",)
+# The Celery app is created when Django starts (ServicedeskConfig.ready), not on import of
+# this package: importing it here would let celery.py choose the settings module for
+# every process that imports anything of the package, wsgi.py included.

@@ -6,4 +6,6 @@ class ServicedeskConfig(AppConfig):
     verbose_name = "Service desk"
 
     def ready(self):
-        from servicedesk import checks  # noqa: F401  (registers the deployment checks)
+        # The deployment checks register themselves; the Celery app must exist before any
+        # task is queued (`shared_task` binds to the current app).
+        from servicedesk import celery, checks  # noqa: F401

@@ -2,6 +2,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+# Production unless the environment names another settings module, as in wsgi.py.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings.production")
 
 application = get_asgi_application()

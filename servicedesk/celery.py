@@ -1,11 +1,17 @@
-"""The Celery app. Redis is the broker when REDIS_URL is set; otherwise tasks run eagerly."""
+"""The Celery app. Redis is the broker when REDIS_URL is set; otherwise tasks run eagerly.
+
+Like manage.py (and cookiecutter-django's celery_app), it defaults to the local settings:
+the laptop setup runs no worker at all, its tasks run in-process. A deployed worker and
+beat get DJANGO_SETTINGS_MODULE=servicedesk.settings.production from the image and
+docker/entrypoint.sh.
+"""
 
 import logging.config
 import os
 
 from celery import Celery, beat, signals
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings.local")
 
 app = Celery("servicedesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -2,7 +2,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+# What a WSGI server serves is production unless the environment names another
+# settings module (runserver keeps the one manage.py chose).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings.production")
 
 application = get_wsgi_application()
 

@@ -176,7 +176,8 @@ def service_env(base: Mapping[str, str] | None = None, **overrides: str) -> dict
     env = dict(os.environ if base is None else base)
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "servicedesk.settings",
+            # Development unless the caller asks for production.
+            "DJANGO_SETTINGS_MODULE": "servicedesk.settings.local",
             "READ_DOT_ENV": "false",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -191,7 +192,7 @@ def production_env(**overrides: str) -> dict[str, str]:
     """`service_env` with production settings (DEBUG off, a real SECRET_KEY) on plain HTTP
     at 127.0.0.1: the TLS switches off, exactly as an operator without TLS would set them."""
     settings = {
-        "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "servicedesk.settings.production",
         "SECRET_KEY": secrets.token_urlsafe(64),
         "ALLOWED_HOSTS": LOOPBACK,
         "SECURE_SSL_REDIRECT": "false",

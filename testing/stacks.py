@@ -74,7 +74,7 @@ def running_service(
     """Start the service on a fresh database beside DATABASE_URL's (or a SQLite file), with
     `env` over the wiring to this test's servers; stop it all afterwards.
 
-    `production` starts from `production_env` (DEBUG off); `broker` adds a private Redis
+    `production` starts from `production_env` (production settings); `broker` adds a private Redis
     and a Celery worker (`worker_env` replaces `env` for it), `beat` a Celery beat;
     `setup` are manage.py commands run after `migrate`.
     """

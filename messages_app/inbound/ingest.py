@@ -42,6 +42,7 @@ from messages_app.inbound.batch import (
 )
 from messages_app.inbound.storing import store_alone, store_together
 from requests_app import services
+from requests_app.counts import requests_changed
 from servicedesk.database import drop_broken_connections
 
 __all__ = ["InboundItem", "ItemResult", "Outcome", "ingest_batch"]
@@ -88,6 +89,8 @@ def _store(candidates: list[Candidate], *, now: datetime) -> None:
                 # for the same senders hold each other up as briefly as possible.
                 if not services.count_requester_mail(counts=_appended(stored), now=now):
                     raise _StaleReadError()
+                # New requests and new mail (which the list's search reads) alike.
+                requests_changed()
             return
         except (
             OperationalError,

@@ -313,7 +313,7 @@ def test_the_environment_points_the_storage_at_a_bucket(s3_endpoint, tmp_path):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "servicedesk.settings",
+        "DJANGO_SETTINGS_MODULE": "servicedesk.settings.local",
         "READ_DOT_ENV": "false",
         "ATTACHMENTS_S3_BUCKET": bucket,
         "ATTACHMENTS_S3_PREFIX": "files",

@@ -121,7 +121,7 @@ def test_app_services_read_the_env_file_and_use_the_compose_database_and_broker(
         service = compose["services"][name]
         environment = service["environment"]
         assert service["command"] == [name]
-        assert environment["DEBUG"] == "false"
+        assert environment["DJANGO_SETTINGS_MODULE"] == "servicedesk.settings.production"
         assert environment["DATABASE_URL"].startswith("postgres://servicedesk:")
         assert environment["DATABASE_URL"].endswith("@db:5432/servicedesk")
         assert environment["REDIS_URL"] == "redis://redis:6379/0"
@@ -226,7 +226,8 @@ def test_the_nginx_config_proxies_with_the_clients_host_and_nginx_own_scheme(tmp
 def test_gunicorn_accepts_its_config(tmp_path):
     env = {
         **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")},
-        "DJANGO_SETTINGS_MODULE": "servicedesk.settings",
+        # gunicorn loads the app to print its config: the settings need no variables.
+        "DJANGO_SETTINGS_MODULE": "servicedesk.settings.local",
         "READ_DOT_ENV": "false",
         "WEB_CONCURRENCY": "3",
         "FORWARDED_ALLOW_IPS": "172.30.80.0/24",

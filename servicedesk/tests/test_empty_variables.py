@@ -6,10 +6,13 @@ Django's settings, gunicorn's config, the entrypoint and its prestart step, the 
 checks. (The processes themselves start with the sample's values in e2e/test_first_day.py.)
 """
 
+import importlib
 import os
 import re
 import runpy
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 SAMPLE = (BASE_DIR / ".env.sample").read_text()
 VARIABLES = re.findall(r"^([A-Z][A-Z0-9_]*)=", SAMPLE, flags=re.MULTILINE)
 PRODUCTION = {
-    "DEBUG": "false",
+    "DJANGO_SETTINGS_MODULE": "servicedesk.settings.production",
     "SECRET_KEY": "k3Q9v-p2X8mZr7LwT1yN4bC6dF0gH5jK8qS2uV9xA3eR7tY1iO4pL6zM0nB8cD2f",
     "ALLOWED_HOSTS": "helpdesk.example.com",
     "REDIS_URL": "redis://redis.internal:6379/0",
@@ -35,25 +38,40 @@ def _clean_environment(monkeypatch, base: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def settings_file(tmp_path) -> Path:
-    """A copy of settings.py in a project of its own, whose `.env` sets SUPPORT_NAME: the
-    real project's `.env` and var/ stay out of it."""
+def project(tmp_path) -> Path:
+    """A copy of the settings package in a project of its own, whose `.env` sets
+    SUPPORT_NAME: the real project's `.env` and var/ stay out of it."""
     package = tmp_path / "servicedesk"
-    package.mkdir()
-    target = package / "settings.py"
-    target.write_text((BASE_DIR / "servicedesk" / "settings.py").read_text())
+    shutil.copytree(BASE_DIR / "servicedesk" / "settings", package / "settings")
+    shutil.copyfile(BASE_DIR / "servicedesk" / "logging.py", package / "logging.py")
+    (package / "__init__.py").write_text("")
     (tmp_path / ".env").write_text("SUPPORT_NAME=Read from .env\n")
-    return target
+    return tmp_path
 
 
-def _settings(path: Path) -> dict:
-    saved = dict(os.environ)
+def _ours(name: str) -> bool:
+    return name == "servicedesk" or name.startswith("servicedesk.")
+
+
+def _settings(project: Path, base: dict[str, str]) -> dict:
+    """The settings module `base` names (local without one), imported afresh from the
+    copy in `project`; this process's own modules and environment are put back after."""
+    module = base.get("DJANGO_SETTINGS_MODULE", "servicedesk.settings.local")
+    saved_environ, saved_path = dict(os.environ), list(sys.path)
+    saved_modules = {name: mod for name, mod in sys.modules.items() if _ours(name)}
+    for name in saved_modules:
+        del sys.modules[name]
+    sys.path.insert(0, str(project))
     try:
-        values = runpy.run_path(str(path))
+        values = vars(importlib.import_module(module))
     finally:
+        for name in [name for name in sys.modules if _ours(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved_modules)
+        sys.path[:] = saved_path
         # Reading a .env sets os.environ; nothing of it may reach the next case.
         os.environ.clear()
-        os.environ.update(saved)
+        os.environ.update(saved_environ)
     return {name: value for name, value in values.items() if name.isupper()}
 
 
@@ -84,25 +102,25 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "base"), CASES)
-def test_django_settings_read_an_empty_variable_as_unset(monkeypatch, settings_file, name, base):
+def test_django_settings_read_an_empty_variable_as_unset(monkeypatch, project, name, base):
     _clean_environment(monkeypatch, base)
     if name == "READ_DOT_ENV":
         monkeypatch.delenv(name)
-    unset = _settings(settings_file)
+    unset = _settings(project, base)
 
     monkeypatch.setenv(name, "")
-    empty = _settings(settings_file)
+    empty = _settings(project, base)
 
     assert empty == unset
 
 
-def test_an_empty_read_dot_env_reads_the_env_file_like_an_unset_one(monkeypatch, settings_file):
+def test_an_empty_read_dot_env_reads_the_env_file_like_an_unset_one(monkeypatch, project):
     _clean_environment(monkeypatch, {})
     monkeypatch.setenv("READ_DOT_ENV", "")
 
-    assert _settings(settings_file)["SUPPORT_NAME"] == "Read from .env"
+    assert _settings(project, {})["SUPPORT_NAME"] == "Read from .env"
     monkeypatch.setenv("READ_DOT_ENV", "false")
-    assert _settings(settings_file)["SUPPORT_NAME"] == "Service Desk"
+    assert _settings(project, {})["SUPPORT_NAME"] == "Service Desk"
 
 
 @pytest.mark.parametrize(("name", "base"), CASES)

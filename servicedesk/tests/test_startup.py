@@ -49,9 +49,8 @@ def test_gunicorn_with_debug_off_before_collectstatic_exits_with_the_reason(tmp_
         port = probe.getsockname()[1]
     env = {
         **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")},
-        "DJANGO_SETTINGS_MODULE": "servicedesk.settings",
+        "DJANGO_SETTINGS_MODULE": "servicedesk.settings.production",
         "READ_DOT_ENV": "false",
-        "DEBUG": "false",
         "SECRET_KEY": KEY,
         "ALLOWED_HOSTS": "localhost",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",

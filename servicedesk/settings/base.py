@@ -1,22 +1,24 @@
-"""Settings for servicedesk, read from the environment (and an optional `.env`).
+"""Settings shared by every settings module, read from the environment (and `.env`).
 
-With nothing set the service runs on an embedded default: SQLite under `var/`,
-Celery tasks in-process, mail written to files under `var/mail/`. Setting
-`DATABASE_URL`, `REDIS_URL` and `EMAIL_URL` moves it to the production setup.
-Every variable is documented in `.env.sample`.
+Not a settings module of its own: `local` (development, the embedded default),
+`production` and `test` each start from it and set what differs (see the package's
+docstring). With nothing set it describes the embedded default: SQLite under `var/`,
+Celery tasks in-process, mail written to files under `var/mail/`; `DATABASE_URL`,
+`REDIS_URL` and `EMAIL_URL` move each part to a server. Every variable is documented in
+`.env.sample`.
 """
 
 import os
 from pathlib import Path
+from typing import Any
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 
 from servicedesk.logging import build_logging_config
 
 # GENERAL
 # ------------------------------------------------------------------------------
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
@@ -29,22 +31,7 @@ if (
 # An empty variable means "not set": a copied, unedited .env.sample keeps every default.
 env.ENVIRON = {name: value for name, value in os.environ.items() if value != ""}
 
-DEBUG = env.bool("DEBUG", default=True)
-
-_DEV_SECRET_KEY = "django-insecure-servicedesk-local-development-only"  # noqa: S105
-SECRET_KEY = env.str("SECRET_KEY", default="" if not DEBUG else _DEV_SECRET_KEY)
-if not DEBUG and (
-    len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5
-):
-    # A production process must never sign sessions or tokens with a guessable key.
-    raise ImproperlyConfigured(
-        "SECRET_KEY must be set to a random value of at least 50 characters when DEBUG is off; "
-        "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
-    )
-
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
-)
+# DEBUG, SECRET_KEY and ALLOWED_HOSTS: in each settings module.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -56,6 +43,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # DATABASES
 # ------------------------------------------------------------------------------
+# The embedded default; production settings require DATABASE_URL.
 _SQLITE_DEFAULT = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": env.db_url("DATABASE_URL", default=_SQLITE_DEFAULT)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -154,27 +142,14 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-if not DEBUG:
-    # Without nginx in front (a single container, a quick trial) gunicorn serves the
-    # collected static files itself; nginx serves them first when it is there.
-    MIDDLEWARE.insert(
-        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-        "whitenoise.middleware.WhiteNoiseMiddleware",
-    )
-
 # STATIC
 # ------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+    # Production serves hashed names from a manifest (whitenoise).
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
 # TEMPLATES
@@ -200,18 +175,7 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-if not DEBUG:
-    # No SECURE_PROXY_SSL_HEADER on purpose: Django would believe X-Forwarded-Proto from
-    # anyone who reaches gunicorn. gunicorn sets the request's scheme from that header
-    # only when the peer is in FORWARDED_ALLOW_IPS (nginx, which overwrites the client's
-    # header with its own $scheme), so Django trusts the proxy and nobody else.
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# HTTPS redirects, secure cookies and HSTS: production settings.
 
 # CONTENT SECURITY POLICY (django-csp)
 # ------------------------------------------------------------------------------
@@ -265,10 +229,10 @@ LOGIN_REDIRECT_URL = "desk:queue"
 
 # LOGGING
 # ------------------------------------------------------------------------------
-# JSON lines in production, readable text in development (LOG_FORMAT overrides); every
-# record carries the request id; addresses are masked at INFO and above.
+# Readable text here, JSON lines in production (LOG_FORMAT overrides); every record
+# carries the request id; addresses are masked at INFO and above.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json").lower()
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
 LOGGING = build_logging_config(json_format=LOG_FORMAT == "json", level=LOG_LEVEL)
 
 # MONITORING
@@ -333,17 +297,29 @@ CELERY_BEAT_SCHEDULER = "servicedesk.celery:PersistentScheduler"
 
 # CACHES
 # ------------------------------------------------------------------------------
-# Failed logins are counted here: in Redis when there is one, so every gunicorn worker
-# and host shares one count; in process memory on the embedded default.
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "servicedesk.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "servicedesk",
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-        }
+# Failed logins and large request counts are kept here: in Redis when there is one, so
+# every gunicorn worker and host shares them; in process memory on the embedded default.
+
+
+def redis_cache(location: str, *, key_prefix: str = "servicedesk") -> dict[str, Any]:
+    """django-redis on `location`. One connection pool per server and process; a Redis
+    outage (refused, timed out, out of memory) reads as a cache miss and is logged, so the
+    service goes on without its cache: lists count, logins go unlimited until it returns."""
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": location,
+        "KEY_PREFIX": key_prefix,
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 2,
+            "SOCKET_TIMEOUT": 2,
+            "IGNORE_EXCEPTIONS": True,
+        },
     }
+
+
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+if REDIS_URL:
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
