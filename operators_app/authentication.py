@@ -31,7 +31,10 @@ class _CredentialsQuery:
         from operators_app.models import Operator
 
         connection = connections[alias]
-        quote = connection.ops.quote_name
+
+        def quote(name: str | None) -> str:
+            return connection.ops.quote_name(str(name))
+
         user_model = get_user_model()
         self.alias = alias
         self.token_user = Token._meta.get_field("user")
@@ -39,7 +42,7 @@ class _CredentialsQuery:
         self.operator_user = Operator._meta.get_field("user")
         self.parts = []  # (model, attnames, the model's slice of the row), in row order
         self.converters = []  # (index in the row, converter, its expression)
-        columns = []
+        columns: list[str] = []
         for table_alias, model in (("t", Token), ("u", user_model), ("o", Operator)):
             fields = model._meta.concrete_fields
             for index, field in enumerate(fields, start=len(columns)):
@@ -78,12 +81,12 @@ class _CredentialsQuery:
         values = list(row)
         for index, converter, expression in self.converters:
             values[index] = converter(values[index], expression, connection)
-        token, user, operator = (
+        token, user, profile = (
             model.from_db(self.alias, attnames, values[columns])
             for model, attnames, columns in self.parts
         )
-        if values[self.operator_pk_index] is None:
-            operator = None  # the LEFT JOIN found no profile
+        # The LEFT JOIN found no profile: the user is not an operator.
+        operator = None if values[self.operator_pk_index] is None else profile
         self.token_user.set_cached_value(token, user)
         self.user_operator.set_cached_value(user, operator)
         if operator is not None:

@@ -3,6 +3,7 @@ notes and the history. What each view takes and answers is described in `schema`
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
@@ -92,14 +93,16 @@ class RequestListApi(generics.ListAPIView):
             raise translate_validation(filterset.errors)
         # The ordering does not change how many requests match: one cached count for all.
         filters = {k: v for k, v in filterset.form.cleaned_data.items() if k != "ordering"}
+        # CountedRows is the part of a queryset the paginator uses (count, slicing).
         page = self.paginate_queryset(
-            CountedRows(
+            CountedRows(  # type: ignore[arg-type]
                 filterset.qs,
                 filters=filters,
                 dense_queryset=_dense(filterset) if filters.get("search") else None,
             )
         )
-        return self.get_paginated_response([request_data(RequestRow._make(row)) for row in page])
+        rows = cast("list[tuple[object, ...]]", page or [])  # the list reads value tuples
+        return self.get_paginated_response([request_data(RequestRow._make(row)) for row in rows])
 
     def post(self, request, *args, **kwargs):
         refuse_oversized_upload(request)

@@ -199,7 +199,8 @@ class RequestEventSerializer(serializers.ModelSerializer):
     at = UTCDateTimeField(read_only=True)
     type = serializers.ChoiceField(choices=EventType.choices, read_only=True)
     actor = EventActorSerializer(read_only=True)
-    data = serializers.DictField(
+    # The event's `data` field (a serializer's own `.data` is not used on this nested one).
+    data = serializers.DictField(  # type: ignore[assignment]
         read_only=True,
         help_text="`assigned`: `from_operator`, `to_operator`; `mail_failed`: `message_id`, "
         "`error`; events about a message: `message_id`.",

@@ -254,6 +254,8 @@ def reply_to_request(
             body = render_canned_reply(
                 canned_reply=canned_reply, support_request=support_request, operator=operator
             )
+        if body is None:
+            raise ValueError("A reply needs its text or a canned reply.")
         message = post_reply(
             request_id=request_id,
             operator=operator,

@@ -6,6 +6,7 @@ beat get DJANGO_SETTINGS_MODULE=servicedesk.settings.production from the image a
 docker/entrypoint.sh.
 """
 
+import contextvars
 import logging.config
 import os
 
@@ -29,7 +30,7 @@ def _add_request_id_header(headers=None, **kwargs):
         headers[TASK_HEADER] = request_id
 
 
-_task_tokens: dict[str, object] = {}
+_task_tokens: dict[str, contextvars.Token[str | None]] = {}
 
 
 @signals.task_prerun.connect
@@ -63,5 +64,7 @@ class PersistentScheduler(beat.PersistentScheduler):
     default, which a fresh checkout lacks) before it opens the file."""
 
     def setup_schedule(self):
-        os.makedirs(os.path.dirname(os.path.abspath(self.schedule_filename)), exist_ok=True)
+        # Set by PersistentScheduler.__init__; celery-types does not declare it.
+        filename: str = self.schedule_filename  # type: ignore[attr-defined]
+        os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
         super().setup_schedule()
