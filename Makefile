@@ -51,10 +51,11 @@ run: migrate  ## Install, migrate and serve on http://127.0.0.1:8000 (embedded d
 test: install-dev  ## Install dev dependencies and run the test suite
 	$(PY) -m pytest --ds=servicedesk.settings.test $(PYTEST_ARGS)
 
-lint: install-dev  ## ruff check, format check and the import layers (lint-imports)
+lint: install-dev  ## ruff check, format check, the import layers (lint-imports) and types (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install-dev  ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

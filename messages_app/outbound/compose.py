@@ -1,6 +1,8 @@
 """Operators' mail to requesters: a reply to an open request, or the first mail of a request
 an operator opens; signed, with its files, queued through the outbox."""
 
+from __future__ import annotations
+
 import re
 from collections.abc import Sequence
 
@@ -24,7 +26,7 @@ def post_reply(
     operator: Operator,
     body: str,
     subject: str | None = None,
-    attachments: Sequence[UploadedFile] = (),
+    attachments: Sequence[UploadedFile[bytes]] = (),
 ) -> Message:
     """Store an operator's reply to an open request, with its files, and queue it to the
     requester. The caller checked the files' limits (`check_outbound_files`)."""
@@ -47,7 +49,7 @@ def queue_operator_mail(
     operator: Operator,
     subject: str,
     body: str,
-    attachments: Sequence[UploadedFile] = (),
+    attachments: Sequence[UploadedFile[bytes]] = (),
 ) -> Message:
     """Store an operator's mail to the requester, signed, with its files, and queue it; the
     caller holds the transaction and has checked the files' limits."""

@@ -3,7 +3,9 @@
 import datetime
 import os
 import uuid
+from collections.abc import Sequence
 
+from django.core.mail import EmailMessage
 from django.core.mail.backends import filebased
 
 
@@ -11,14 +13,14 @@ class EmlFileBackend(filebased.EmailBackend):
     """Django's file backend, but each mail in its own `.eml` file that a mail client opens
     (Django's appends every mail of a connection to one `.log` file, with separators)."""
 
-    def open(self):
+    def open(self) -> bool:
         # Each mail opens its own file; no stream (nor Django's empty `.log`) per connection.
         return False
 
-    def close(self):
+    def close(self) -> None:
         pass
 
-    def send_messages(self, email_messages):
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         sent = 0
         for message in email_messages:
             # UTC in the name, so the files sort in the order they were sent.

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
-from messages_app.outbound.delivery import clean_header_value, clean_message_ids, give_up_after
+from messages_app.outbound.delivery import clean_message_ids, give_up_after
+from messages_app.parsing.header_values import clean_header_value
 from messages_app.parsing.mime import CONTENT_ID_DOMAIN, is_content_message_id
 from messages_app.tasks import deliver_message_task
 from operators_app.models import Operator
