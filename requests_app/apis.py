@@ -153,16 +153,6 @@ def _request_or_404(request_id: int) -> SupportRequest:
     return support_request
 
 
-def _dense(filterset: SupportRequestFilter):
-    """The filterset's rows with the search in its dense form, built only when used."""
-
-    def build():
-        filterset.dense_search = True
-        return filterset.filter_queryset(filterset.queryset.all())
-
-    return build
-
-
 class RequestListApi(generics.ListAPIView):
     permission_classes = [IsActiveOperator]
     serializer_class = SupportRequestSerializer
@@ -183,13 +173,7 @@ class RequestListApi(generics.ListAPIView):
             raise translate_validation(filterset.errors)
         # The ordering does not change how many requests match: one cached count for all.
         filters = {k: v for k, v in filterset.form.cleaned_data.items() if k != "ordering"}
-        page = self.paginate_queryset(
-            CountedRows(
-                filterset.qs,
-                filters=filters,
-                dense_queryset=_dense(filterset) if filters.get("search") else None,
-            )
-        )
+        page = self.paginate_queryset(CountedRows(filterset.qs, filters=filters))
         return self.get_paginated_response([request_data(row) for row in page])
 
     @extend_schema(
