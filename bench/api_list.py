@@ -20,6 +20,13 @@ database. Requests are sent by one asyncio client process over keep-alive connec
 (reopened when the server closes them, as gunicorn's sync workers do), `--concurrency`
 at a time, for `--duration` seconds after a warm-up. Prints p50/p95/p99 latency and
 requests/s, and fails (exit 1) if any answer was not a 200.
+
+`--cold-counts` retires the cached list counts (in DATABASE_URL's settings' cache, as
+`requests_changed()` does) before every request, so each one counts its matches as the
+first view of a filter after a change does:
+
+    .venv/bin/python bench/api_list.py --spawn-workers 2 --each --suite all \
+        --concurrency 1 --duration 4 --cold-counts
 """
 
 import argparse
@@ -80,16 +87,40 @@ ALL_QUERIES = [
     "/api/v1/requests/?search=zzzqqqnomatch",
     "/api/v1/requests/?search=nomatchword%20printer",
     "/api/v1/requests/?status=new&search=laptop&ordering=subject",
+    "/api/v1/requests/?search=laptop&ordering=subject",
+    "/api/v1/requests/?status=closed&search=printer&ordering=-updated_at",
+    "/api/v1/requests/?status=in_progress&search=screenshot&ordering=-last_message_at",
+    "/api/v1/requests/?operator=none&search=password&ordering=requester_email",
+    "/api/v1/requests/?search=printer&page=100",
+    "/api/v1/requests/?search=wi-fi",
+    "/api/v1/requests/?search=%22vpn%20client%22",
 ]
 
 
-def bench_token() -> str:
-    """The API token of a `bench-operator` operator in DATABASE_URL's database."""
+def setup_django() -> None:
     sys.path.insert(0, str(REPO_ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings.local")
     import django
 
     django.setup()
+
+
+def count_retirer():
+    """A function that retires every cached list count, as a change to the requests does."""
+    setup_django()
+    from django.core.cache import cache
+
+    from requests_app.counts import GENERATION_KEY
+
+    def retire() -> None:
+        cache.set(GENERATION_KEY, secrets.token_hex(16), timeout=None)
+
+    return retire
+
+
+def bench_token() -> str:
+    """The API token of a `bench-operator` operator in DATABASE_URL's database."""
+    setup_django()
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
@@ -171,7 +202,15 @@ class Client:
         return status, len(body)
 
 
-async def run(base: str, token: str, queries, concurrency: int, duration: float, warmup: float):
+async def run(
+    base: str,
+    token: str,
+    queries,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    before_each=None,
+):
     parts = urlsplit(base)
     host, port = parts.hostname, parts.port or 80
     latencies: list[float] = []
@@ -185,6 +224,8 @@ async def run(base: str, token: str, queries, concurrency: int, duration: float,
         while time.monotonic() < stop_at:
             path = queries[n % len(queries)]
             n += 1
+            if before_each is not None:
+                before_each()
             started = time.perf_counter()
             status, _ = await client.get(path)
             elapsed = time.perf_counter() - started
@@ -212,9 +253,10 @@ def run_each(base: str, token: str, queries: list[str], args) -> int:
     failed = False
     print(f"concurrency {args.concurrency}; {args.duration:.0f} s per query after a warm-up")
     print(f"{'p50 ms':>8} {'p95 ms':>8} {'req':>6}  query")
+    before_each = count_retirer() if args.cold_counts else None
     for query in queries:
         latencies, statuses, _ = asyncio.run(
-            run(base, token, [query], args.concurrency, args.duration, args.warmup)
+            run(base, token, [query], args.concurrency, args.duration, args.warmup, before_each)
         )
         ms = [v * 1000 for v in latencies]
         if len(ms) >= 2 and set(statuses) == {200}:
@@ -248,6 +290,11 @@ def main() -> int:
         help="time each query on its own (--duration seconds each) and print one line per query",
     )
     parser.add_argument(
+        "--cold-counts",
+        action="store_true",
+        help="retire the cached counts before every request (each one counts afresh)",
+    )
+    parser.add_argument(
         "--print-token", action="store_true", help="print the bench operator's token and exit"
     )
     args = parser.parse_args()
@@ -269,8 +316,9 @@ def main() -> int:
             base = args.url.rstrip("/")
         if args.each:
             return run_each(base, token, queries, args)
+        before_each = count_retirer() if args.cold_counts else None
         latencies, statuses, elapsed = asyncio.run(
-            run(base, token, queries, args.concurrency, args.duration, args.warmup)
+            run(base, token, queries, args.concurrency, args.duration, args.warmup, before_each)
         )
     finally:
         if process is not None:

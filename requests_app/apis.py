@@ -62,16 +62,6 @@ def _request_response(request_id: int, *, status_code: int = status.HTTP_200_OK)
     return Response(SupportRequestSerializer(_request_or_404(request_id)).data, status=status_code)
 
 
-def _dense(filterset: SupportRequestFilter):
-    """The filterset's rows with the search in its dense form, built only when used."""
-
-    def build():
-        filterset.dense_search = True
-        return filterset.filter_queryset(filterset.queryset.all())
-
-    return build
-
-
 @schema.request_list
 class RequestListApi(generics.ListAPIView):
     permission_classes = [IsActiveOperator]
@@ -98,7 +88,6 @@ class RequestListApi(generics.ListAPIView):
             CountedRows(  # type: ignore[arg-type]
                 filterset.qs,
                 filters=filters,
-                dense_queryset=_dense(filterset) if filters.get("search") else None,
             )
         )
         rows = cast("list[tuple[object, ...]]", page or [])  # the list reads value tuples

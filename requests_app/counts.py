@@ -23,7 +23,7 @@ counts until Redis returns, and the counts cached before it expire by themselves
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -36,8 +36,6 @@ from requests_app.selectors import REQUEST_COLUMNS, list_request_rows
 GENERATION_KEY = "requests:generation"
 # Below this many matching requests, counting is cheaper than keeping the count.
 CACHED_COUNT_MIN = 1_000
-# From this many matching requests on, a page of a search is read in its dense form.
-DENSE_MIN = 10_000
 
 
 def requests_changed() -> None:
@@ -86,36 +84,16 @@ class CountedRows:
 
     ordered = True
 
-    def __init__(
-        self,
-        queryset: QuerySet,
-        *,
-        filters: Mapping[str, Any],
-        dense_queryset: Callable[[], QuerySet] | None = None,
-    ):
+    def __init__(self, queryset: QuerySet, *, filters: Mapping[str, Any]):
         self.queryset = queryset
         self.filters = filters
-        # The same rows in a form that is cheaper to page through when many match.
-        self.dense_queryset = dense_queryset
-        self.counted: int | None = None
 
     def count(self) -> int:
-        self.counted = count_requests(self.queryset, filters=self.filters)
-        return self.counted
-
-    def _page_source(self) -> QuerySet:
-        if (
-            self.dense_queryset is not None
-            and self.counted is not None
-            and self.counted >= DENSE_MIN
-        ):
-            return self.dense_queryset()
-        return self.queryset
+        return count_requests(self.queryset, filters=self.filters)
 
     def __getitem__(self, index):
-        source = self._page_source()
-        if not isinstance(index, slice) or source is not self.queryset:
-            # The dense form walks the ordering's index itself, a page at a time.
+        source = self.queryset
+        if not isinstance(index, slice):
             return source.values_list(*REQUEST_COLUMNS)[index]
         # A deferred join: the page's ids first, from the filter and ordering columns alone
         # (an index, even at a deep offset, reads no table rows for the rows it skips),

@@ -6,16 +6,20 @@ Every parameter is a form field, so a bad value is a 400 naming the parameter, n
 import copy
 import datetime
 import re
+from collections.abc import Sequence
+from typing import Any, Self
 
 import django_filters
 from django import forms
-from django.db.models import F, QuerySet
+from django.db import connections
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import Combinable, Expression, OrderBy
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from messages_app.models import Kind, Message
 from requests_app.models import Status
-from requests_app.selectors import search_requests
 
 DEFAULT_ORDERING = "-created_at"
 
@@ -51,7 +55,9 @@ class _CopiedShallow:
     the FilterMethod of a `method=` filter bound to the copy, as the `method` setter does.
     """
 
-    def __deepcopy__(self, memo):
+    method: Any  # django_filters.Filter's, on the classes this mixes into
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
         new = copy.copy(self)
         new.__dict__.pop("_field", None)
         if new.method is not None:
@@ -143,7 +149,7 @@ class RFC3339Field(forms.Field):
             except OverflowError:
                 # A valid time whose UTC equivalent falls outside years 1-9999: it is
                 # before or after every stored time.
-                ahead = parsed.utcoffset() > datetime.timedelta(0)
+                ahead = (parsed.utcoffset() or datetime.timedelta(0)) > datetime.timedelta(0)
                 return _EARLIEST if ahead else _LATEST
         raise forms.ValidationError(
             "Enter an RFC 3339 time such as 2026-11-20T10:15:00Z or 2026-11-20T13:15:00+03:00, "
@@ -223,7 +229,7 @@ class RequestOrderingFilter(_CopiedShallow, django_filters.Filter):
     field_class = OrderingTermsField
 
     def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
-        order_by = []
+        order_by: list[OrderBy | str] = []
         seen = set()
         descending = False
         for term in value or [DEFAULT_ORDERING]:
@@ -290,15 +296,68 @@ class SupportRequestFilter(django_filters.FilterSet):
         # Addresses are stored in lower case (a database constraint), so this uses the index.
         return qs.filter(requester_email=value.strip().lower())
 
-    # Set by the list to build the page's rows of a search that matches many requests
-    # (see `selectors.search_requests`); the count always uses the default form.
-    dense_search = False
-
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        return search_requests(qs, text=value, dense=self.dense_search)
+        return search_requests(qs, text=value)
 
     def filter_created_after(self, qs: QuerySet, name: str, value: datetime.datetime) -> QuerySet:
         return qs.filter(created_at__gte=value)
 
     def filter_created_before(self, qs: QuerySet, name: str, value: datetime.datetime) -> QuerySet:
         return qs.filter(created_at__lt=value)
+
+
+class _MailWordsMatch(Expression):
+    """`mail_words @@ websearch_to_tsquery('simple', text)` on the request's own row.
+
+    `mail_words` (requests_app migration 0006, PostgreSQL only, not a model field) holds
+    the words of all the request's messages, kept by the database. The column is named
+    through the request's primary key, so the condition follows the table wherever the
+    query puts it (a page's ids are read in a subquery, under another alias).
+    `websearch_to_tsquery` takes any user text (quotes for phrases, `-word` to exclude)
+    without a syntax error; `simple` matches Russian and English words as written, any case.
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.pk: Combinable | Expression = F("pk")
+
+    def get_source_expressions(self) -> list[Combinable | Expression]:
+        return [self.pk]
+
+    def set_source_expressions(self, exprs: Sequence[Combinable | Expression]) -> None:
+        (self.pk,) = exprs
+
+    def as_sql(self, compiler, connection):
+        pk_sql, _ = compiler.compile(self.pk)
+        table = pk_sql.rpartition(".")[0]
+        words = f"{table}.{connection.ops.quote_name('mail_words')}"
+        return f"{words} @@ websearch_to_tsquery('simple'::regconfig, %s)", [self.text]
+
+
+def search_requests(queryset: QuerySet, *, text: str) -> QuerySet:
+    """Requests whose subject or requester's address holds every word of `text`
+    (substrings, any case), or whose messages' text holds its words (notes included,
+    automatic notices not).
+
+    On PostgreSQL one condition on the request's row: trigram indexes on the subject and
+    the address, the GIN index of `mail_words` for the mail. The planner combines it
+    with the other filters and the ordering (a bitmap of the three indexes when few
+    requests match, a walk of the ordering's index when many do), and the count is exact.
+    The embedded SQLite default tests each word against the messages' text, plainly.
+    """
+    words = text.split()
+    if not words:
+        return queryset
+    by_words = Q()
+    for word in words:
+        by_words &= Q(subject__icontains=word) | Q(requester_email__icontains=word)
+    if connections[queryset.db].vendor == "postgresql":
+        return queryset.filter(by_words | Q(_MailWordsMatch(text)))
+    in_mail = Q()
+    for word in words:
+        messages = Message.objects.filter(request_id=OuterRef("pk"), body__icontains=word)
+        in_mail &= Q(Exists(messages.exclude(kind=Kind.AUTO)))
+    return queryset.filter(by_words | in_mail)

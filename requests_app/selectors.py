@@ -1,10 +1,7 @@
 """Reads of support requests the API needs, each in one query."""
 
-from django.db import connections
-from django.db.models import BooleanField, Count, Exists, FilteredRelation, OuterRef, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, FilteredRelation, Q, QuerySet
 
-from messages_app.models import Message
 from operators_app.models import Operator
 from requests_app.models import OPEN_STATUSES, RequestEvent, SupportRequest
 from requests_app.rows import REQUEST_COLUMNS
@@ -87,69 +84,3 @@ def list_events(*, request_id: int) -> QuerySet[RequestEvent]:
         )
         .order_by("at", "id")
     )
-
-
-# The words of the message text, on PostgreSQL: the `search_vector` column and its GIN
-# index (messages_app migration 0004), `simple` configuration so that Russian and English
-# words alike match as written, any case; `websearch_to_tsquery` takes any user text
-# (quotes for phrases, `-word` to exclude) without a syntax error.
-_TEXT_MATCH_SQL = "search_vector @@ websearch_to_tsquery('simple'::regconfig, %s)"
-
-
-def _matching_message_requests(text: str, *, vendor: str) -> QuerySet:
-    """Ids of requests with a message whose text holds the words of `text`."""
-    if vendor == "postgresql":
-        matching = Message.objects.filter(
-            # A constant SQL text; the user's words go in as a parameter.
-            RawSQL(_TEXT_MATCH_SQL, [text], output_field=BooleanField())  # noqa: S611
-        )
-    else:
-        # The embedded SQLite default: a plain case-insensitive match of each word.
-        matching = Message.objects.exclude(kind="auto")
-        for word in text.split():
-            matching = matching.filter(body__icontains=word)
-    return matching.order_by().values("request_id")
-
-
-# A probe of one request's messages. OFFSET 0 keeps PostgreSQL from turning it into one
-# hash of every matching message (which costs as much as the UNION); the probe is meant
-# for a walk that stops after a page. The outer table is not aliased: the dense form is
-# only ever the top-level query of a page.
-_HAS_MATCHING_MESSAGE_SQL = (
-    "EXISTS (SELECT 1 FROM messages_app_message m"
-    ' WHERE m.request_id = "requests_app_supportrequest"."id"'
-    " AND m.search_vector @@ websearch_to_tsquery('simple'::regconfig, %s) OFFSET 0)"
-)
-
-
-def _has_matching_message(text: str, *, vendor: str):
-    if vendor == "postgresql":
-        # A constant SQL text; the user's words go in as a parameter.
-        return RawSQL(_HAS_MATCHING_MESSAGE_SQL, [text], output_field=BooleanField())  # noqa: S611
-    in_text = _matching_message_requests(text, vendor=vendor)
-    return Exists(in_text.filter(request_id=OuterRef("pk")))
-
-
-def search_requests(queryset: QuerySet, *, text: str, dense: bool = False) -> QuerySet:
-    """Requests whose subject or requester's address holds every word of `text`
-    (substrings, any case), or with a message whose text holds its words.
-
-    Two forms of the same condition. By default both halves are index searches on
-    PostgreSQL (trigram indexes on the subject and the address, full-text on messages)
-    joined by a UNION: a rare or absent word costs a few index probes, and the count is
-    exact. With `dense` each request is tested on its own (a probe of its messages), so
-    a page of a word that many requests hold is read by walking the ordering's index
-    until the page is full, instead of collecting every match first.
-    """
-    words = text.split()
-    if not words:
-        return queryset
-    by_words = Q()
-    for word in words:
-        by_words &= Q(subject__icontains=word) | Q(requester_email__icontains=word)
-    vendor = connections[queryset.db].vendor
-    in_text = _matching_message_requests(text, vendor=vendor)
-    if dense:
-        return queryset.filter(by_words | Q(_has_matching_message(text, vendor=vendor)))
-    matching = SupportRequest.objects.order_by().filter(by_words).values("pk").union(in_text)
-    return queryset.filter(pk__in=matching)

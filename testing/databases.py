@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 # What migrations create on PostgreSQL only, outside the models (full-text and trigram
-# indexes); the test database is built from the models (--no-migrations).
+# indexes, the per-request mail words and their triggers), in the order the migrations
+# apply it; the test database is built from the models (--no-migrations).
 POSTGRES_ONLY_SQL = [
     ("requests_app.migrations.0003_workflow_events_first_response_list_indexes", "TRIGRAM_SQL"),
     ("messages_app.migrations.0004_notes_canned_replies_search", "SEARCH_SQL"),
+    ("requests_app.migrations.0006_mail_words_per_request", "MAIL_WORDS_SQL"),
 ]
 
 

@@ -92,3 +92,29 @@ def test_each_ordering_reads_a_deep_page_from_its_index(params, index):
     plan = _plan(params, page=slice(49_950, 50_000))
 
     assert f"using {index} on" in plan, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("params", "index"),
+    [
+        ({"search": "printer"}, "request_created"),
+        ({"search": "printer jams", "status": "new", "ordering": "subject"}, "request_subject_id"),
+        (
+            {"search": "laptop", "status": "closed", "ordering": "-updated_at"},
+            "request_status_updated",
+        ),
+        ({"search": "vpn", "ordering": "-operator"}, "request_operator_name_id"),
+    ],
+)
+def test_a_search_is_one_condition_on_the_requests_own_row(params, index):
+    # The mail's words are on the request (`mail_words`): a search reads no message, and
+    # combines with the other filters and the ordering's index like any other condition.
+    support_request = SupportRequestFactory(subject="Printer")
+    InboundMessageFactory(request=support_request, body="the printer jams")
+
+    plan = _plan(params)
+
+    assert f"using {index} on" in plan, plan
+    assert "mail_words @@" in plan, plan
+    assert "messages_app_message" not in plan, plan
