@@ -1,6 +1,8 @@
 """The operator console's pages: thin views over the services and selectors the API uses."""
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib.auth import logout
@@ -210,6 +212,39 @@ def _failed(request, request_id: int, error, *, form: str, **extra):
     return _render(request, request_id, status=status, errors={form: describe(error)}, **extra)
 
 
+def _validated(serializer_class, **typed: str) -> dict[str, Any]:
+    """What the person typed, checked by the API's serializer (ValidationError if invalid)."""
+    serializer = serializer_class(data=typed)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _request_action(
+    *,
+    form: str,
+    refused: tuple[type[Exception], ...] = (DomainError,),
+    keeps: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A change to one request: a missing request answers 404, a `refused` change the
+    conversation with the error on `form` and the fields named in `keeps` as typed."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def acted(request, request_id: int, **kwargs):
+            try:
+                return view(request, request_id, **kwargs)
+            except SupportRequest.DoesNotExist:
+                raise Http404("No request with this id.") from None
+            except refused as error:
+                typed = {name: request.POST.get(name, "") for name in keeps}
+                kept = {f"{form}_form": typed} if keeps else {}
+                return _failed(request, request_id, error, form=form, **kept)
+
+        return acted
+
+    return decorate
+
+
 @require_GET
 @operator_required
 def request_view(request, request_id: int):
@@ -219,34 +254,25 @@ def request_view(request, request_id: int):
 
 @require_POST
 @operator_required
+@_request_action(form="status")
 def take_view(request, request_id: int):
     """Take the request (the API's take)."""
-    try:
-        take_request(request_id=request_id, operator=request.operator)
-    except SupportRequest.DoesNotExist:
-        raise Http404("No request with this id.") from None
-    except DomainError as error:
-        return _failed(request, request_id, error, form="status")
+    take_request(request_id=request_id, operator=request.operator)
     return _after_action(request, request_id, notice=_("You took this request."))
 
 
 @require_POST
 @operator_required
+@_request_action(form="status")
 def close_view(request, request_id: int):
     """Close the request (the API's close)."""
-    try:
-        close_request(
-            request_id=request_id, operator=request.operator, is_staff=request.user.is_staff
-        )
-    except SupportRequest.DoesNotExist:
-        raise Http404("No request with this id.") from None
-    except DomainError as error:
-        return _failed(request, request_id, error, form="status")
+    close_request(request_id=request_id, operator=request.operator, is_staff=request.user.is_staff)
     return _after_action(request, request_id, notice=_("The request is closed."))
 
 
 @require_POST
 @operator_required
+@_request_action(form="reply", refused=(DomainError, ValidationError), keeps=("body", "subject"))
 def reply_view(request, request_id: int):
     """Reply to the requester with files (the API's reply, with its validation)."""
     try:
@@ -255,23 +281,20 @@ def reply_view(request, request_id: int):
         refuse_oversized_upload(request)
     except AttachmentsTooLargeError as error:
         return _failed(request, request_id, error, form="reply")
-    typed = {"body": request.POST.get("body", ""), "subject": request.POST.get("subject", "")}
-    serializer = ReplyCreateSerializer(data=typed)
+    reply = _validated(
+        ReplyCreateSerializer,
+        body=request.POST.get("body", ""),
+        subject=request.POST.get("subject", ""),
+    )
     files = request.FILES.getlist("attachments")
-    try:
-        serializer.is_valid(raise_exception=True)
-        check_outbound_files(files)
-        reply_to_request(
-            request_id=request_id,
-            operator=request.operator,
-            body=serializer.validated_data["body"],
-            subject=serializer.validated_data.get("subject") or None,
-            attachments=files,
-        )
-    except SupportRequest.DoesNotExist:
-        raise Http404("No request with this id.") from None
-    except (DomainError, ValidationError) as error:
-        return _failed(request, request_id, error, form="reply", reply_form=typed)
+    check_outbound_files(files)
+    reply_to_request(
+        request_id=request_id,
+        operator=request.operator,
+        body=reply["body"],
+        subject=reply.get("subject") or None,
+        attachments=files,
+    )
     return _after_action(
         request, request_id, notice=_("Your reply is on its way."), sent="reply-form"
     )
@@ -305,40 +328,21 @@ def message_html_view(request, request_id: int, message_id: int):
 
 @require_POST
 @operator_required
+@_request_action(form="status", refused=(DomainError, ValidationError, DjangoValidationError))
 def assign_view(request, request_id: int):
     """Hand the request to an operator picked from the list (the API's assign)."""
-    serializer = AssignSerializer(data={"operator": request.POST.get("operator", "")})
-    try:
-        serializer.is_valid(raise_exception=True)
-        assign_request(
-            request_id=request_id,
-            actor=request.operator,
-            to_operator_id=serializer.validated_data["operator"],
-        )
-    except SupportRequest.DoesNotExist:
-        raise Http404("No request with this id.") from None
-    except (DomainError, ValidationError, DjangoValidationError) as error:
-        return _failed(request, request_id, error, form="status")
+    chosen = _validated(AssignSerializer, operator=request.POST.get("operator", ""))
+    assign_request(request_id=request_id, actor=request.operator, to_operator_id=chosen["operator"])
     return _after_action(request, request_id, notice=_("The request is handed over."))
 
 
 @require_POST
 @operator_required
+@_request_action(form="note", refused=(DomainError, ValidationError), keeps=("body",))
 def note_view(request, request_id: int):
     """Add an internal note, never mailed (the API's note, with its validation)."""
-    typed = {"body": request.POST.get("body", "")}
-    serializer = NoteCreateSerializer(data=typed)
-    try:
-        serializer.is_valid(raise_exception=True)
-        add_note(
-            request_id=request_id,
-            operator=request.operator,
-            body=serializer.validated_data["body"],
-        )
-    except SupportRequest.DoesNotExist:
-        raise Http404("No request with this id.") from None
-    except (DomainError, ValidationError) as error:
-        return _failed(request, request_id, error, form="note", note_form=typed)
+    note = _validated(NoteCreateSerializer, body=request.POST.get("body", ""))
+    add_note(request_id=request_id, operator=request.operator, body=note["body"])
     return _after_action(request, request_id, notice=_("The note is added."), sent="note-form")
 
 

@@ -206,6 +206,14 @@ def assign_request(*, request_id: int, actor: Operator, to_operator_id: int) -> 
     return support_request
 
 
+def _message_written(*, request_id: int, type: str, operator: Operator, message: Message) -> None:
+    """The lists' counts go stale and the request's history names the message."""
+    requests_changed()
+    record_event(
+        request_id=request_id, type=type, operator=operator, data={"message_id": message.pk}
+    )
+
+
 def add_note(*, request_id: int, operator: Operator, body: str) -> Message:
     """Store an internal note on a request (closed ones too); it is never mailed and changes
     neither whose turn it is nor the time of the last mail."""
@@ -227,12 +235,8 @@ def add_note(*, request_id: int, operator: Operator, body: str) -> Message:
         SupportRequest.objects.filter(pk=request_id).update(
             message_count=support_request.message_count + 1, updated_at=now
         )
-        requests_changed()
-        record_event(
-            request_id=request_id,
-            type=EventType.NOTED,
-            operator=operator,
-            data={"message_id": message.pk},
+        _message_written(
+            request_id=request_id, type=EventType.NOTED, operator=operator, message=message
         )
     return message
 
@@ -269,12 +273,8 @@ def reply_to_request(
             observe_after_commit(
                 first_response_histogram, message.request.created_at, message.created_at
             )
-        requests_changed()
-        record_event(
-            request_id=request_id,
-            type=EventType.REPLIED,
-            operator=operator,
-            data={"message_id": message.pk},
+        _message_written(
+            request_id=request_id, type=EventType.REPLIED, operator=operator, message=message
         )
     return message
 

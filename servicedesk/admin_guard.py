@@ -12,6 +12,7 @@ import logging
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.db import DataError
 from django.http import HttpResponseRedirect
+from django.utils.deprecation import MiddlewareMixin
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +31,8 @@ def _unfiltered(request) -> HttpResponseRedirect | None:
     return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
 
 
-class AdminChangeListGuardMiddleware:
+class AdminChangeListGuardMiddleware(MiddlewareMixin):
     """Bad filter values on an admin change list: back to the list with `?e=1`."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method != "GET" or not _is_changelist(request):

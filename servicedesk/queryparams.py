@@ -7,16 +7,11 @@ commas, the documented form. Any other parameter given twice answers 400.
 """
 
 from django.http import JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 
 
-class RepeatedQueryParamsMiddleware:
+class RepeatedQueryParamsMiddleware(MiddlewareMixin):
     """Join repeated list parameters of API views with commas; refuse other repeated ones."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if not request.path.startswith("/api/"):

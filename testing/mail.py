@@ -24,6 +24,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EMAILS = REPO_ROOT / "messages_app" / "tests" / "emails"
 SECRET = "test-webhook-secret"
 WEBHOOK_PATH = "/api/v1/inbound/emails/"
+# The fixtures of mail a program sent on its own: stored as mail, never acknowledged.
+AUTOMATIC_MAIL_FIXTURES = [
+    "outlook_out_of_office.eml",
+    "gmail_vacation_auto_reply.eml",
+    "mailing_list.eml",
+    "noreply_notification.eml",
+]
 
 
 # Messages and items

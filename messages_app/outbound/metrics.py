@@ -17,14 +17,25 @@ from messages_app.outbound.delivery import GAVE_UP_PREFIX
 from servicedesk.health import smtp_configured, smtp_ready
 
 
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    """A gauge without labels, holding one value."""
+    gauge = GaugeMetricFamily(name, documentation)
+    gauge.add_metric([], value)
+    return gauge
+
+
+def _database_up(*, answered: bool) -> GaugeMetricFamily:
+    return _gauge(
+        "servicedesk_metrics_database_up",
+        "1 when the database answered this scrape's queries.",
+        1 if answered else 0,
+    )
+
+
 class OutboxCollector(Collector):
     """Gauges read from the database at scrape time: mail by delivery status, the backlog."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        up = GaugeMetricFamily(
-            "servicedesk_metrics_database_up",
-            "1 when the database answered this scrape's queries.",
-        )
         try:
             now = timezone.now()
             by_status = dict(
@@ -43,11 +54,9 @@ class OutboxCollector(Collector):
                 delivery_status=DeliveryStatus.FAILED, last_error__startswith=GAVE_UP_PREFIX
             ).count()
         except DatabaseError:
-            up.add_metric([], 0)
-            yield up
+            yield _database_up(answered=False)
             return
-        up.add_metric([], 1)
-        yield up
+        yield _database_up(answered=True)
 
         outbound = GaugeMetricFamily(
             "servicedesk_outbound_messages",
@@ -58,46 +67,40 @@ class OutboxCollector(Collector):
             outbound.add_metric([status], by_status.get(status, 0))
         yield outbound
 
-        pending = GaugeMetricFamily(
-            "servicedesk_outbox_backlog",
-            "Outbound mail not sent yet (pending).",
-        )
-        pending.add_metric([], backlog["pending"])
-        yield pending
-
-        due = GaugeMetricFamily(
-            "servicedesk_outbox_due",
-            "Pending outbound mail whose next attempt is due now.",
-        )
-        due.add_metric([], backlog["due"])
-        yield due
-
-        retrying = GaugeMetricFamily(
-            "servicedesk_outbox_retrying",
-            "Pending outbound mail whose last attempt failed temporarily (SMTP down, 4xx).",
-        )
-        retrying.add_metric([], backlog["retrying"])
-        yield retrying
-
-        gave_up = GaugeMetricFamily(
-            "servicedesk_outbound_given_up",
-            "Outbound mail failed because temporary failures lasted past its delivery "
-            "horizon (OUTBOUND_GIVE_UP_AFTER_DAYS).",
-        )
-        gave_up.add_metric([], given_up)
-        yield gave_up
-
+        backlog_gauges = [
+            (
+                "servicedesk_outbox_backlog",
+                "Outbound mail not sent yet (pending).",
+                backlog["pending"],
+            ),
+            (
+                "servicedesk_outbox_due",
+                "Pending outbound mail whose next attempt is due now.",
+                backlog["due"],
+            ),
+            (
+                "servicedesk_outbox_retrying",
+                "Pending outbound mail whose last attempt failed temporarily (SMTP down, 4xx).",
+                backlog["retrying"],
+            ),
+            (
+                "servicedesk_outbound_given_up",
+                "Outbound mail failed because temporary failures lasted past its delivery "
+                "horizon (OUTBOUND_GIVE_UP_AFTER_DAYS).",
+                given_up,
+            ),
+        ]
+        for name, documentation, value in backlog_gauges:
+            yield _gauge(name, documentation, value)
         if smtp_configured():
-            smtp_up = GaugeMetricFamily(
-                "servicedesk_smtp_up", "1 when the SMTP server greeted this process's probe."
+            yield _gauge(
+                "servicedesk_smtp_up",
+                "1 when the SMTP server greeted this process's probe.",
+                1 if smtp_ready() else 0,
             )
-            smtp_up.add_metric([], 1 if smtp_ready() else 0)
-            yield smtp_up
-
-        age = GaugeMetricFamily(
+        oldest = backlog["oldest"]
+        yield _gauge(
             "servicedesk_outbox_oldest_pending_age_seconds",
             "Age of the oldest pending outbound mail (0 when none is pending).",
+            (now - oldest).total_seconds() if oldest else 0,
         )
-        oldest = backlog["oldest"]
-        age.add_metric([], (now - oldest).total_seconds() if oldest else 0)
-        yield age

@@ -16,7 +16,7 @@ from messages_app.tests.factories import InboundMessageFactory, OutboundMessageF
 from requests_app import services
 from requests_app.models import Party, Status, SupportRequest
 from requests_app.tests.factories import SupportRequestFactory
-from testing.mail import fixture_bytes, make_mail
+from testing.mail import AUTOMATIC_MAIL_FIXTURES, fixture_bytes, make_mail
 
 pytestmark = pytest.mark.django_db
 
@@ -416,15 +416,7 @@ def test_a_bounce_is_ignored_and_changes_no_request():
     assert not Message.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "outlook_out_of_office.eml",
-        "gmail_vacation_auto_reply.eml",
-        "mailing_list.eml",
-        "noreply_notification.eml",
-    ],
-)
+@pytest.mark.parametrize("name", AUTOMATIC_MAIL_FIXTURES)
 def test_automatic_mail_is_stored_but_never_acknowledged(name):
     [result] = ingest(raw(fixture_bytes(name), name))
     assert result.outcome == Outcome.CREATED

@@ -150,26 +150,20 @@ def mail_to_an_open_request(operator: Operator, staff: Operator) -> Change:
     return Change({"search": WORD}, 3, 4, mail(silent.requester_email, f"Now the {WORD} too."))
 
 
-def replying(operator: Operator, staff: Operator) -> Change:
+def writing_on_a_held_request(operator: Operator, write: Callable[..., Any], body: str) -> Change:
     with_the_word(3)
     held = SupportRequestFactory(taken=True, operator=operator)
     return Change(
-        {"search": WORD},
-        3,
-        4,
-        lambda: reply_to_request(request_id=held.pk, operator=operator, body=f"Is it {WORD}?"),
+        {"search": WORD}, 3, 4, lambda: write(request_id=held.pk, operator=operator, body=body)
     )
+
+
+def replying(operator: Operator, staff: Operator) -> Change:
+    return writing_on_a_held_request(operator, reply_to_request, f"Is it {WORD}?")
 
 
 def noting(operator: Operator, staff: Operator) -> Change:
-    with_the_word(3)
-    held = SupportRequestFactory(taken=True, operator=operator)
-    return Change(
-        {"search": WORD},
-        3,
-        4,
-        lambda: add_note(request_id=held.pk, operator=operator, body=f"Likely the {WORD}."),
-    )
+    return writing_on_a_held_request(operator, add_note, f"Likely the {WORD}.")
 
 
 def deleting_a_message(operator: Operator, staff: Operator) -> Change:

@@ -68,16 +68,20 @@ def _env(module: str | None, **overrides: str) -> dict[str, str]:
     return env
 
 
-def _run(code: str, module: str | None = LOCAL, **overrides: str) -> subprocess.CompletedProcess:
+def _python(*args: str, env: dict[str, str], timeout: int) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, *args],
         cwd=BASE_DIR,
-        env=_env(module, **overrides),
+        env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
+
+
+def _run(code: str, module: str | None = LOCAL, **overrides: str) -> subprocess.CompletedProcess:
+    return _python("-c", code, env=_env(module, **overrides), timeout=60)
 
 
 def _settings(module: str = LOCAL, **overrides: str) -> dict:
@@ -209,20 +213,13 @@ def test_each_entry_point_chooses_its_settings_module_when_none_is_set(entry, mo
 
 
 def test_manage_py_runs_the_local_settings_when_none_is_set():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "import os; print(os.environ['DJANGO_SETTINGS_MODULE'])",
-        ],
-        cwd=BASE_DIR,
+    result = _python(
+        "manage.py",
+        "shell",
+        "-c",
+        "import os; print(os.environ['DJANGO_SETTINGS_MODULE'])",
         env=_env(None),
-        capture_output=True,
-        text=True,
         timeout=60,
-        check=False,
     )
 
     assert result.stdout.strip().splitlines()[-1] == LOCAL, result.stderr
@@ -236,14 +233,14 @@ def test_the_old_module_name_says_what_to_use_instead():
 
 
 def _check_deploy(**env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=BASE_DIR,
+    return _python(
+        "manage.py",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         env=_env(PRODUCTION, **env),
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
 
 
