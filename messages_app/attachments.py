@@ -139,8 +139,9 @@ def refuse_oversized_upload(request) -> None:
 
 
 def uploaded_files(request, *, fields: tuple[str, ...]) -> list:
-    """The files of a multipart operator mail, within the limits. A text field given twice
-    and files under another name than `attachments` are refused (400)."""
+    """The files of a multipart operator mail, within the limits. A text field given twice,
+    files under another name than `attachments` and text (a part without a filename) under
+    `attachments` are refused (400): nothing the person sent is silently dropped."""
     if not request.FILES and not hasattr(request.data, "getlist"):
         return []
     repeated = [name for name in fields if len(request.data.getlist(name)) > 1]
@@ -150,6 +151,10 @@ def uploaded_files(request, *, fields: tuple[str, ...]) -> list:
     if others:
         raise serializers.ValidationError(
             {name: ["Send files under the name `attachments`."] for name in others}
+        )
+    if request.POST.getlist("attachments"):
+        raise serializers.ValidationError(
+            {"attachments": ["Send each file as a file part (with a filename), not as text."]}
         )
     files = request.FILES.getlist("attachments")
     check_outbound_files(files)

@@ -212,3 +212,19 @@ def test_the_worker_reads_the_files_from_storage(
     with storages["attachments"].open(attachment.storage_key) as stored:
         assert stored.read() == PDF
     assert mailoutbox[0].attachments[0][0] == "a.pdf"
+
+
+def test_text_under_the_files_name_is_refused_not_dropped(operator_client, support_request):
+    # A part without a filename is a form field, not a file: sent under `attachments`, it
+    # would otherwise vanish and the mail go out without what the person meant to attach.
+    response = operator_client.post(
+        url(support_request),
+        {"body": "Files.", "attachments": ["report.pdf"]},
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["attachments"] == [
+        "Send each file as a file part (with a filename), not as text."
+    ]
+    assert_nothing_stored()

@@ -228,6 +228,14 @@ VALID_INPUT_REFUSED_BY_CONTRACT = {
     ("/api/v1/canned-replies/{id}/", "patch"),
 }
 INVALID_ITEMS_ANSWERED_200 = {("/api/v1/inbound/emails/", "post")}
+# Invalid input is sent as JSON where an operation also takes multipart/form-data: a form
+# part is text whatever type the generator meant (an "object" subject arrives as its JSON
+# text, a valid subject), and schemathesis cannot read the parts back to tell when binary
+# file parts are among them. Valid input is still sent in both forms.
+NEGATIVE_AS_JSON = {
+    ("/api/v1/requests/", "post"),
+    ("/api/v1/requests/{id}/messages/", "post"),
+}
 
 
 def live_checks(path: str, method: str) -> list:
@@ -263,13 +271,17 @@ def test_live_api_conforms_to_its_schema(live_api, path, method, mode):
     schema, headers, known_ids = live_api
     operation = schema[path][method.upper()]
     # The signature headers are computed per request (see _WebhookSignature), not generated.
-    fixed = {"headers": dict.fromkeys(SIGNATURE_HEADERS, "")} if path in SIGNED else {}
+    fixed: dict[str, object] = (
+        {"headers": dict.fromkeys(SIGNATURE_HEADERS, "")} if path in SIGNED else {}
+    )
+    if mode == GenerationMode.NEGATIVE and (path, method) in NEGATIVE_AS_JSON:
+        fixed["media_type"] = "application/json"
     strategy = operation.as_strategy(generation_mode=mode, **fixed)
     if "{id}" in path:
         strategy = st.one_of(
             strategy,
             *(
-                operation.as_strategy(generation_mode=mode, path_parameters={"id": i})
+                operation.as_strategy(generation_mode=mode, path_parameters={"id": i}, **fixed)
                 for i in known_ids
             ),
         )
