@@ -271,20 +271,19 @@ def test_live_api_conforms_to_its_schema(live_api, path, method, mode):
     schema, headers, known_ids = live_api
     operation = schema[path][method.upper()]
     # The signature headers are computed per request (see _WebhookSignature), not generated.
-    fixed: dict[str, object] = (
-        {"headers": dict.fromkeys(SIGNATURE_HEADERS, "")} if path in SIGNED else {}
-    )
-    if mode == GenerationMode.NEGATIVE and (path, method) in NEGATIVE_AS_JSON:
-        fixed["media_type"] = "application/json"
+    fixed = {"headers": dict.fromkeys(SIGNATURE_HEADERS, "")} if path in SIGNED else {}
     strategy = operation.as_strategy(generation_mode=mode, **fixed)
     if "{id}" in path:
         strategy = st.one_of(
             strategy,
             *(
-                operation.as_strategy(generation_mode=mode, path_parameters={"id": i}, **fixed)
+                operation.as_strategy(generation_mode=mode, path_parameters={"id": i})
                 for i in known_ids
             ),
         )
+    if mode == GenerationMode.NEGATIVE and (path, method) in NEGATIVE_AS_JSON:
+        # as_strategy draws the media type itself (its `media_type` is for explicit bodies).
+        strategy = strategy.filter(lambda case: case.media_type == "application/json")
 
     checks = live_checks(path, method)
 
