@@ -1,5 +1,6 @@
-"""The OpenAPI description of the messages and canned replies API (`messages_app.apis`):
-what each view takes and answers, applied to the view classes with `extend_schema_view`."""
+"""The OpenAPI description of the messages and canned replies API (`messages_app.apis`) and of
+the downloads (`messages_app.downloads`): what each view takes and answers, applied to the
+view classes with `extend_schema_view`."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (

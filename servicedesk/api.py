@@ -78,8 +78,8 @@ class StringField(_StringOnly):
 
 
 def refuse_blank(value: str) -> str:
-    """A text field's value, unless it is empty or only whitespace (for a `validate_<field>`
-    of a field that keeps its whitespace)."""
+    """A text field's value, unless it is empty or only whitespace (DRF's own blank check
+    sees whitespace only where the field trims it)."""
     if not value.strip():
         raise serializers.ValidationError("This field may not be blank.", code="blank")
     return value
@@ -303,11 +303,11 @@ def not_found_response(thing: str, *, paginated: bool = False) -> OpenApiRespons
     )
 
 
-def not_permitted_response(who_may: str, detail: str) -> OpenApiResponse:
-    """The 403 of an operation only some operators may do: no operator profile, or not one
-    of them (`permission_denied`, with `detail`)."""
+def not_permitted_response(reason: str, detail: str) -> OpenApiResponse:
+    """The 403 of an operation only some operators may do: no operator profile, or `reason`
+    (`permission_denied`, with `detail`)."""
     return error_response(
-        f"No operator profile, or {who_may}.",
+        f"No operator profile, or {reason}.",
         _NO_OPERATOR_PROFILE_CASE,
         ("permission_denied", detail),
     )
