@@ -11,6 +11,7 @@ from messages_app.attachments import attachment_path, delete_attachments, delete
 from messages_app.models import Attachment, CannedReply, Message
 from messages_app.outbound.outbox import send_again
 from operators_app.selectors import get_active_operator
+from servicedesk.admin_deletes import ServiceDeleteAdmin
 
 
 def _download_link(attachment: Attachment) -> str:
@@ -94,7 +95,7 @@ class CannedReplyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(FilesMixin, admin.ModelAdmin):
+class MessageAdmin(FilesMixin, ServiceDeleteAdmin):
     list_display = [
         "id",
         "request",
@@ -123,11 +124,8 @@ class MessageAdmin(FilesMixin, admin.ModelAdmin):
     def get_exclude(self, request, obj=None):
         return ["raw_key"]
 
-    def delete_model(self, request, obj):
-        delete_messages(message_ids=[obj.pk])
-
-    def delete_queryset(self, request, queryset):
-        delete_messages(message_ids=list(queryset.values_list("pk", flat=True)))
+    def delete_rows(self, ids: list[int]) -> None:
+        delete_messages(message_ids=ids)
 
     def has_add_permission(self, request):
         return False
@@ -145,7 +143,7 @@ class MessageAdmin(FilesMixin, admin.ModelAdmin):
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(ServiceDeleteAdmin):
     """Every stored file, to find one by name or hash; files are history, never edited."""
 
     list_display = ["id", "download", "message", "content_type", "size", "inline", "omitted"]
@@ -165,11 +163,8 @@ class AttachmentAdmin(admin.ModelAdmin):
         return False
 
     # Deleting a row deletes its stored bytes too, unless another message uses them.
-    def delete_model(self, request, obj):
-        delete_attachments(attachment_ids=[obj.pk])
-
-    def delete_queryset(self, request, queryset):
-        delete_attachments(attachment_ids=list(queryset.values_list("pk", flat=True)))
+    def delete_rows(self, ids: list[int]) -> None:
+        delete_attachments(attachment_ids=ids)
 
     @admin.display(description="File")
     def download(self, attachment: Attachment) -> str:

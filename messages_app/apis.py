@@ -20,16 +20,15 @@ from operators_app.permissions import IsActiveOperator
 from requests_app.models import SupportRequest
 from requests_app.selectors import request_exists
 from requests_app.services import reply_to_request
-from servicedesk.api import PageNumberPagination, StrictJSONParser
+from servicedesk.api import StrictJSONParser, validated
+from servicedesk.api_views import PaginatedListApi
 
 
 @schema.request_messages
-class RequestMessagesApi(generics.GenericAPIView):
+class RequestMessagesApi(PaginatedListApi):
     permission_classes = [IsActiveOperator]
     parser_classes = [StrictJSONParser, MultiPartParser]
-    pagination_class = PageNumberPagination
     serializer_class = MessageSerializer
-    filter_backends = []
 
     def get_queryset(self):
         return list_request_messages(request_id=self.kwargs["id"])
@@ -37,21 +36,16 @@ class RequestMessagesApi(generics.GenericAPIView):
     def get(self, request, id: int):
         if not request_exists(request_id=id):
             raise NotFound("No request with this id.")
-        page = self.paginate_queryset(self.get_queryset())
-        context = self.get_serializer_context()
-        return self.get_paginated_response(MessageSerializer(page, many=True, context=context).data)
+        return self.list(request)
 
     def post(self, request, id: int):
         if not request_exists(request_id=id):
             raise NotFound("No request with this id.")
         refuse_oversized_upload(request)
-        serializer = ReplyCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(ReplyCreateSerializer, request.data)
         canned_reply = None
-        if "canned_reply" in serializer.validated_data:
-            canned_reply = get_canned_reply(
-                canned_reply_id=serializer.validated_data["canned_reply"]
-            )
+        if "canned_reply" in data:
+            canned_reply = get_canned_reply(canned_reply_id=data["canned_reply"])
             if canned_reply is None:
                 raise ValidationError({"canned_reply": ["There is no canned reply with this id."]})
         files = uploaded_files(request, fields=("body", "subject", "canned_reply"))
@@ -59,8 +53,8 @@ class RequestMessagesApi(generics.GenericAPIView):
             message = reply_to_request(
                 request_id=id,
                 operator=request.user.operator,
-                body=serializer.validated_data.get("body"),
-                subject=serializer.validated_data.get("subject") or None,
+                body=data.get("body"),
+                subject=data.get("subject") or None,
                 attachments=files,
                 canned_reply=canned_reply,
             )
@@ -68,31 +62,21 @@ class RequestMessagesApi(generics.GenericAPIView):
             raise NotFound("No request with this id.") from None
         # The stored row as written: with in-process tasks (no broker) delivery may already
         # have run by now, but the answer describes the reply as queued.
-        data = MessageSerializer(message, context=self.get_serializer_context()).data
-        return Response(data, status=status.HTTP_201_CREATED)
+        return Response(self.get_serializer(message).data, status=status.HTTP_201_CREATED)
 
 
 @schema.canned_reply_list
-class CannedReplyListApi(generics.GenericAPIView):
+class CannedReplyListApi(PaginatedListApi):
     permission_classes = [IsActiveOperator]
-    pagination_class = PageNumberPagination
     serializer_class = CannedReplySerializer
-    filter_backends = []
 
     def get_queryset(self):
         return list_canned_replies()
 
-    def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(CannedReplySerializer(page, many=True).data)
-
     def post(self, request):
-        serializer = CannedReplySerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(CannedReplySerializer, request.data)
         canned_reply = create_canned_reply(
-            operator=request.user.operator,
-            title=serializer.validated_data["title"],
-            body=serializer.validated_data["body"],
+            operator=request.user.operator, title=data["title"], body=data["body"]
         )
         return Response(
             CannedReplySerializer(get_canned_reply(canned_reply_id=canned_reply.pk)).data,
@@ -117,14 +101,13 @@ class CannedReplyDetailApi(generics.GenericAPIView):
 
     def patch(self, request, id: int):
         self._get(id)
-        serializer = CannedReplySerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
+        data = validated(CannedReplySerializer, request.data, partial=True)
         try:
             update_canned_reply(
                 canned_reply_id=id,
                 operator=request.user.operator,
-                title=serializer.validated_data.get("title"),
-                body=serializer.validated_data.get("body"),
+                title=data.get("title"),
+                body=data.get("body"),
             )
         except CannedReply.DoesNotExist:
             raise NotFound("No canned reply with this id.") from None

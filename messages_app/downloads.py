@@ -11,22 +11,15 @@ import unicodedata
 from urllib.parse import quote
 
 from django.http import FileResponse, HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messages_app import schema
 from messages_app.attachments import CHUNK, INLINE_TYPES, open_raw, open_stream
 from messages_app.selectors import get_attachment, get_raw_message
 from operators_app.permissions import IsActiveOperator
-from servicedesk.api import (
-    NO_OPERATOR_PROFILE,
-    UNAUTHENTICATED,
-    error_response,
-    validation_response,
-)
 from servicedesk.renderers import JSONRenderer
 
 SECURITY_HEADERS = {
@@ -114,70 +107,8 @@ def etag_matches(header: str, etag: str) -> bool:
     return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
 
 
-ATTACHMENT_ERRORS = {
-    401: UNAUTHENTICATED,
-    403: NO_OPERATOR_PROFILE,
-    404: error_response(
-        "There is no such attachment, or it was omitted and has no bytes.",
-        ("not_found", "No attachment with this id."),
-    ),
-}
-
-
+@schema.attachment_download
 class AttachmentDownloadApi(DownloadApi):
-    @extend_schema(
-        operation_id="attachments_download",
-        tags=["attachments"],
-        summary="Download an attachment",
-        description=(
-            "The file's bytes, streamed. `Content-Type` is the declared type, except that "
-            "types a browser would run or render as a document (HTML, XHTML, SVG, XML, "
-            "JavaScript, anything unknown) are served as `application/octet-stream`. "
-            "Always `Content-Disposition: attachment` with an ASCII `filename` and a UTF-8 "
-            "`filename*`, `X-Content-Type-Options: nosniff`, `Content-Security-Policy: "
-            "default-src 'none'; sandbox` and `ETag: \"<sha256>\"`. `If-None-Match` with "
-            "that tag answers 304; a single `Range: bytes=a-b` answers 206."
-        ),
-        parameters=[
-            OpenApiParameter(
-                "disposition",
-                OpenApiTypes.STR,
-                enum=["attachment", "inline"],
-                description="`inline` shows PNG, JPEG, GIF, WebP and PDF files in the "
-                "browser; every other type stays `attachment`.",
-            ),
-            OpenApiParameter(
-                "Range",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="A single byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n`.",
-            ),
-            OpenApiParameter(
-                "If-None-Match",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="The ETag of a copy the client holds; 304 when it is current.",
-            ),
-        ],
-        responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The whole file."
-            ),
-            (206, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY,
-                description="The requested byte range (`Content-Range: bytes a-b/size`).",
-            ),
-            304: OpenApiResponse(description="The client's copy (If-None-Match) is current."),
-            400: validation_response(
-                "A query parameter is given twice.", {"disposition": ["Give this parameter once."]}
-            ),
-            **ATTACHMENT_ERRORS,
-            416: error_response(
-                "The range starts past the end of the file (`Content-Range: bytes */size`).",
-                ("range_not_satisfiable", "The range is outside the file of 70 bytes."),
-            ),
-        },
-    )
     def get(self, request, id: int):
         attachment = get_attachment(attachment_id=id)
         if attachment is None or attachment.omitted or not attachment.storage_key:
@@ -223,27 +154,8 @@ class AttachmentDownloadApi(DownloadApi):
         return response
 
 
+@schema.raw_message_download
 class RawMessageApi(DownloadApi):
-    @extend_schema(
-        operation_id="messages_raw",
-        tags=["messages"],
-        summary="Download a message's raw mail",
-        description=(
-            "The original RFC 822 bytes of an inbound mail as it arrived (kept for every "
-            "mail that came in the raw form), as an attachment named `message-<id>.eml`."
-        ),
-        responses={
-            (200, "message/rfc822"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The mail's bytes."
-            ),
-            401: UNAUTHENTICATED,
-            403: NO_OPERATOR_PROFILE,
-            404: error_response(
-                "There is no such message, or its raw bytes are not kept.",
-                ("not_found", "No raw mail is kept for this message."),
-            ),
-        },
-    )
     def get(self, request, id: int):
         message = get_raw_message(message_id=id)
         if message is None:

@@ -18,8 +18,19 @@ from messages_app.models import (
     OmittedReason,
 )
 from operators_app.serializers import OperatorRefSerializer
-from servicedesk.api import StringField, UTCDateTimeField
+from servicedesk.api import StringField, UTCDateTimeField, refuse_blank
 
+ATTACHMENT_EXAMPLE = {
+    "id": 7,
+    "filename": "screenshot.png",
+    "content_type": "image/png",
+    "size": 48213,
+    "inline": False,
+    "content_id": None,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "url": "https://helpdesk.example.com/api/v1/attachments/7/",
+    "omitted": None,
+}
 MESSAGE_EXAMPLE = {
     "id": 101,
     "request_id": 17,
@@ -33,19 +44,7 @@ MESSAGE_EXAMPLE = {
     "created_at": "2026-11-20T10:15:00.000000Z",
     "delivery_status": None,
     "sent_at": None,
-    "attachments": [
-        {
-            "id": 7,
-            "filename": "screenshot.png",
-            "content_type": "image/png",
-            "size": 48213,
-            "inline": False,
-            "content_id": None,
-            "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-            "url": "https://helpdesk.example.com/api/v1/attachments/7/",
-            "omitted": None,
-        }
-    ],
+    "attachments": [ATTACHMENT_EXAMPLE],
     "raw_url": "https://helpdesk.example.com/api/v1/messages/101/raw/",
 }
 REPLY_EXAMPLE = {
@@ -90,17 +89,8 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attachment
-        fields = [
-            "id",
-            "filename",
-            "content_type",
-            "size",
-            "inline",
-            "content_id",
-            "sha256",
-            "url",
-            "omitted",
-        ]
+        # Every field of the object, in its order: the documented example shows them all.
+        fields = list(ATTACHMENT_EXAMPLE)
         read_only_fields = fields
 
     def get_content_id(self, attachment: Attachment) -> str | None:
@@ -161,22 +151,8 @@ class MessageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = [
-            "id",
-            "request_id",
-            "direction",
-            "kind",
-            "author_email",
-            "operator",
-            "subject",
-            "body",
-            "reply",
-            "created_at",
-            "delivery_status",
-            "sent_at",
-            "attachments",
-            "raw_url",
-        ]
+        # Every field of the object, in its order: the documented example shows them all.
+        fields = list(MESSAGE_EXAMPLE)
         read_only_fields = fields
 
     def get_raw_url(self, message: Message) -> str | None:
@@ -226,9 +202,7 @@ class ReplyCreateSerializer(serializers.Serializer):
     )
 
     def validate_body(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("This field may not be blank.", code="blank")
-        return value
+        return refuse_blank(value)
 
     def validate(self, attrs: dict) -> dict:
         if "body" in attrs and "canned_reply" in attrs:
@@ -266,9 +240,7 @@ class NoteCreateSerializer(serializers.Serializer):
     )
 
     def validate_body(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("This field may not be blank.", code="blank")
-        return value
+        return refuse_blank(value)
 
 
 CANNED_REPLY_EXAMPLE = {
@@ -299,9 +271,7 @@ class CannedReplySerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_by", "updated_at"]
 
     def validate_title(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("This field may not be blank.", code="blank")
-        return value
+        return refuse_blank(value)
 
     def validate_body(self, value: str) -> str:
-        return self.validate_title(value)
+        return refuse_blank(value)

@@ -2,7 +2,7 @@
 each view takes and answers is described in `schema`."""
 
 from django.db import IntegrityError
-from rest_framework import generics, status
+from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -17,7 +17,8 @@ from operators_app.serializers import (
 )
 from operators_app.services import create_operator, obtain_token
 from requests_app.selectors import get_operator, list_operators
-from servicedesk.api import PageNumberPagination, StrictJSONParser, single_values
+from servicedesk.api import StrictJSONParser, single_values, validated
+from servicedesk.api_views import PaginatedListApi
 
 
 @schema.token_obtain
@@ -29,17 +30,14 @@ class TokenObtainApi(APIView):
     parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
 
     def post(self, request):
-        serializer = TokenRequestSerializer(data=single_values(request.data))
-        serializer.is_valid(raise_exception=True)
-        key = obtain_token(request=request, **serializer.validated_data)
+        credentials = validated(TokenRequestSerializer, single_values(request.data))
+        key = obtain_token(request=request, **credentials)
         return Response({"token": key})
 
 
 @schema.operator_list
-class OperatorListApi(generics.GenericAPIView):
-    pagination_class = PageNumberPagination
+class OperatorListApi(PaginatedListApi):
     serializer_class = OperatorSerializer
-    filter_backends = []
 
     def get_permissions(self):
         if self.request.method == "POST":
@@ -49,14 +47,8 @@ class OperatorListApi(generics.GenericAPIView):
     def get_queryset(self):
         return list_operators()
 
-    def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(OperatorSerializer(page, many=True).data)
-
     def post(self, request):
-        serializer = OperatorCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(OperatorCreateSerializer, request.data)
         try:
             operator = create_operator(
                 username=data["username"],

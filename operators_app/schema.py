@@ -10,10 +10,10 @@ from operators_app.serializers import (
     TokenSerializer,
 )
 from servicedesk.api import (
-    NO_OPERATOR_PROFILE,
     PAGE_NOT_FOUND,
-    UNAUTHENTICATED,
     error_response,
+    operator_responses,
+    unsupported_media_response,
     validation_response,
 )
 
@@ -47,10 +47,7 @@ token_obtain = extend_schema_view(
                 ),
                 body=True,
             ),
-            415: error_response(
-                "The body is neither JSON nor a form.",
-                ("unsupported_media_type", 'Unsupported media type "text/plain" in request.'),
-            ),
+            415: unsupported_media_response("The body is neither JSON nor a form."),
             429: THROTTLED,
         },
     ),
@@ -62,16 +59,14 @@ operator_list = extend_schema_view(
         tags=TAGS,
         summary="List operators",
         description="Every operator, by name, with the number of open requests each holds.",
-        responses={
-            200: OperatorSerializer(many=True),
-            400: validation_response(
+        responses=operator_responses(
+            {200: OperatorSerializer(many=True)},
+            invalid=validation_response(
                 "`page` or `page_size` is not a positive whole number.",
                 {"page": ["Enter a page number: a whole number from 1."]},
             ),
-            401: UNAUTHENTICATED,
-            403: NO_OPERATOR_PROFILE,
-            404: PAGE_NOT_FOUND,
-        },
+            not_found=PAGE_NOT_FOUND,
+        ),
     ),
     post=extend_schema(
         operation_id="operators_create",
@@ -79,23 +74,19 @@ operator_list = extend_schema_view(
         summary="Create an operator (staff only)",
         description="Creates the Django user and its operator profile in one transaction.",
         request=OperatorCreateSerializer,
-        responses={
-            201: OperatorSerializer,
-            400: validation_response(
+        responses=operator_responses(
+            {201: OperatorSerializer},
+            invalid=validation_response(
                 "A field is invalid, or the username is taken; or the body is not a JSON object.",
                 {"username": ["A user with that username already exists."]},
                 body=True,
             ),
-            401: UNAUTHENTICATED,
-            403: error_response(
+            forbidden=error_response(
                 "The caller is not staff.",
                 ("permission_denied", "Only staff may manage operators."),
             ),
-            415: error_response(
-                "The body is not JSON.",
-                ("unsupported_media_type", 'Unsupported media type "text/plain" in request.'),
-            ),
-        },
+            more={415: unsupported_media_response("The body is not JSON.")},
+        ),
     ),
 )
 
@@ -104,10 +95,6 @@ operator_me = extend_schema_view(
         operation_id="operators_me",
         tags=TAGS,
         summary="The caller's operator profile",
-        responses={
-            200: OperatorSerializer,
-            401: UNAUTHENTICATED,
-            403: NO_OPERATOR_PROFILE,
-        },
+        responses=operator_responses({200: OperatorSerializer}),
     ),
 )

@@ -18,6 +18,7 @@ from operators_app.services import ensure_staff_operator
 from requests_app.models import SupportRequest
 from requests_app.selectors import list_events
 from requests_app.services import close_request, edit_request, take_request
+from servicedesk.admin_deletes import ServiceDeleteAdmin
 from servicedesk.api import format_utc
 from servicedesk.exceptions import DomainError
 
@@ -83,7 +84,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(SupportRequest)
-class SupportRequestAdmin(admin.ModelAdmin):
+class SupportRequestAdmin(ServiceDeleteAdmin):
     list_display = [
         "id",
         "subject",
@@ -160,11 +161,8 @@ class SupportRequestAdmin(admin.ModelAdmin):
 
     # Deleting a request deletes its messages' stored files too (when no other message
     # uses the same bytes).
-    def delete_model(self, request, obj):
-        delete_requests(request_ids=[obj.pk])
-
-    def delete_queryset(self, request, queryset):
-        delete_requests(request_ids=list(queryset.values_list("pk", flat=True)))
+    def delete_rows(self, ids: list[int]) -> None:
+        delete_requests(request_ids=ids)
 
     def has_add_permission(self, request):
         # Requests are opened by mail, never by hand.

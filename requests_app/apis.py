@@ -36,7 +36,8 @@ from requests_app.services import (
     open_request,
     take_request,
 )
-from servicedesk.api import PageNumberPagination, StrictJSONParser
+from servicedesk.api import PageNumberPagination, StrictJSONParser, validated
+from servicedesk.api_views import PaginatedListApi
 
 NO_SUCH_REQUEST = "No request with this id."
 
@@ -95,14 +96,11 @@ class RequestListApi(generics.ListAPIView):
 
     def post(self, request, *args, **kwargs):
         refuse_oversized_upload(request)
-        serializer = OpenRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(OpenRequestSerializer, request.data)
         files = uploaded_files(
             request, fields=("requester_email", "requester_name", "subject", "body")
         )
-        support_request = open_request(
-            operator=request.user.operator, files=files, **serializer.validated_data
-        )
+        support_request = open_request(operator=request.user.operator, files=files, **data)
         return _request_response(support_request.pk, status_code=status.HTTP_201_CREATED)
 
 
@@ -141,13 +139,10 @@ class RequestAssignApi(APIView):
     permission_classes = [IsActiveOperator]
 
     def post(self, request, id: int):
-        serializer = AssignSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        to_operator_id = validated(AssignSerializer, request.data)["operator"]
         with _request_found():
             assign_request(
-                request_id=id,
-                actor=request.user.operator,
-                to_operator_id=serializer.validated_data["operator"],
+                request_id=id, actor=request.user.operator, to_operator_id=to_operator_id
             )
         return _request_response(id)
 
@@ -157,23 +152,16 @@ class RequestNotesApi(APIView):
     permission_classes = [IsActiveOperator]
 
     def post(self, request, id: int):
-        serializer = NoteCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        body = validated(NoteCreateSerializer, request.data)["body"]
         with _request_found():
-            message = add_note(
-                request_id=id,
-                operator=request.user.operator,
-                body=serializer.validated_data["body"],
-            )
+            message = add_note(request_id=id, operator=request.user.operator, body=body)
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
 @schema.request_events
-class RequestEventsApi(generics.GenericAPIView):
+class RequestEventsApi(PaginatedListApi):
     permission_classes = [IsActiveOperator]
-    pagination_class = PageNumberPagination
     serializer_class = RequestEventSerializer
-    filter_backends = []
 
     def get_queryset(self):
         return list_events(request_id=self.kwargs["id"])
@@ -181,5 +169,4 @@ class RequestEventsApi(generics.GenericAPIView):
     def get(self, request, id: int):
         if not request_exists(request_id=id):
             raise NotFound(NO_SUCH_REQUEST)
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(RequestEventSerializer(page, many=True).data)
+        return self.list(request)

@@ -23,11 +23,12 @@ from requests_app.serializers import (
     SupportRequestSerializer,
 )
 from servicedesk.api import (
-    NO_OPERATOR_PROFILE,
     PAGE_INVALID,
     PAGE_NOT_FOUND,
-    UNAUTHENTICATED,
     error_response,
+    not_found_response,
+    not_permitted_response,
+    operator_responses,
     validation_response,
 )
 
@@ -40,18 +41,18 @@ OpenRequestExistsSerializer = inline_serializer(
         "request_id": serializers.IntegerField(help_text="The requester's open request."),
     },
 )
-REQUEST_NOT_FOUND = error_response(
-    "There is no request with this id.", ("not_found", "No request with this id.")
-)
-REQUEST_OR_PAGE_NOT_FOUND = error_response(
-    "There is no request with this id, or the page is past the last one.",
-    ("not_found", "No request with this id."),
-    ("not_found", "Invalid page."),
-)
+REQUEST_NOT_FOUND = not_found_response("request")
+REQUEST_OR_PAGE_NOT_FOUND = not_found_response("request", paginated=True)
 TRANSITION_CONFLICT = error_response(
     "The request's status does not allow this.",
     ("invalid_transition", "A request in status 'closed' cannot become 'closed'."),
 )
+
+
+def request_closed_response(detail: str) -> OpenApiResponse:
+    """The 409 of an operation a closed request refuses."""
+    return error_response("The request is closed.", ("invalid_transition", detail))
+
 
 LIST_PARAMETERS = [
     OpenApiParameter(
@@ -128,9 +129,9 @@ request_list = extend_schema_view(
         summary="List requests",
         description="Requests, filtered and ordered, newest first by default; paginated.",
         parameters=LIST_PARAMETERS,
-        responses={
-            200: SupportRequestSerializer(many=True),
-            400: validation_response(
+        responses=operator_responses(
+            {200: SupportRequestSerializer(many=True)},
+            invalid=validation_response(
                 "A query parameter is invalid.",
                 {
                     "status": [
@@ -138,10 +139,8 @@ request_list = extend_schema_view(
                     ]
                 },
             ),
-            401: UNAUTHENTICATED,
-            403: NO_OPERATOR_PROFILE,
-            404: PAGE_NOT_FOUND,
-        },
+            not_found=PAGE_NOT_FOUND,
+        ),
     ),
     post=extend_schema(
         operation_id="requests_create",
@@ -157,16 +156,14 @@ request_list = extend_schema_view(
             "application/json": OpenRequestSerializer,
             "multipart/form-data": OpenRequestMultipartSerializer,
         },
-        responses={
-            201: SupportRequestSerializer,
-            400: validation_response(
+        responses=operator_responses(
+            {201: SupportRequestSerializer},
+            invalid=validation_response(
                 "A bad address, an empty subject or body, or a body that is not a JSON object.",
                 {"requester_email": ["Enter a valid email address."]},
                 body=True,
             ),
-            401: UNAUTHENTICATED,
-            403: NO_OPERATOR_PROFILE,
-            409: OpenApiResponse(
+            conflict=OpenApiResponse(
                 response=OpenRequestExistsSerializer,
                 description="The requester already has an open request; `request_id` names it.",
                 examples=[
@@ -181,7 +178,7 @@ request_list = extend_schema_view(
                     )
                 ],
             ),
-        },
+        ),
     ),
 )
 
@@ -190,12 +187,7 @@ request_detail = extend_schema_view(
         operation_id="requests_retrieve",
         tags=TAGS,
         summary="Get a request",
-        responses={
-            200: SupportRequestSerializer,
-            401: UNAUTHENTICATED,
-            403: NO_OPERATOR_PROFILE,
-            404: REQUEST_NOT_FOUND,
-        },
+        responses=operator_responses({200: SupportRequestSerializer}, not_found=REQUEST_NOT_FOUND),
     )
 )
 
@@ -210,17 +202,15 @@ request_take = extend_schema_view(
             "caller already holds answers 200 and changes nothing. No body."
         ),
         request=None,
-        responses={
-            200: SupportRequestSerializer,
-            401: UNAUTHENTICATED,
-            403: NO_OPERATOR_PROFILE,
-            404: REQUEST_NOT_FOUND,
-            409: error_response(
+        responses=operator_responses(
+            {200: SupportRequestSerializer},
+            not_found=REQUEST_NOT_FOUND,
+            conflict=error_response(
                 "Another operator holds the request, or it is closed.",
                 ("already_taken", "Another operator already holds this request."),
                 ("invalid_transition", "A request in status 'closed' cannot become 'in_progress'."),
             ),
-        },
+        ),
     )
 )
 
@@ -234,21 +224,15 @@ request_close = extend_schema_view(
             "requester. A request another operator holds may be closed only by staff. No body."
         ),
         request=None,
-        responses={
-            200: SupportRequestSerializer,
-            401: UNAUTHENTICATED,
-            403: error_response(
-                "No operator profile, or the request is held by another operator and the "
-                "caller is not staff.",
-                ("no_operator_profile", "This user has no active operator profile."),
-                (
-                    "permission_denied",
-                    "This request is held by another operator; only staff may close it.",
-                ),
+        responses=operator_responses(
+            {200: SupportRequestSerializer},
+            forbidden=not_permitted_response(
+                "the request is held by another operator and the caller is not staff",
+                "This request is held by another operator; only staff may close it.",
             ),
-            404: REQUEST_NOT_FOUND,
-            409: TRANSITION_CONFLICT,
-        },
+            not_found=REQUEST_NOT_FOUND,
+            conflict=TRANSITION_CONFLICT,
+        ),
     )
 )
 
@@ -263,28 +247,20 @@ request_assign = extend_schema_view(
             "notice is queued; handing on an `in_progress` request sends no mail."
         ),
         request=AssignSerializer,
-        responses={
-            200: SupportRequestSerializer,
-            400: validation_response(
+        responses=operator_responses(
+            {200: SupportRequestSerializer},
+            invalid=validation_response(
                 "Unknown or inactive operator, or a body that is not a JSON object.",
                 {"operator": ["There is no active operator with this id."]},
                 body=True,
             ),
-            401: UNAUTHENTICATED,
-            403: error_response(
-                "No operator profile, or the caller is neither staff nor the holder.",
-                ("no_operator_profile", "This user has no active operator profile."),
-                (
-                    "permission_denied",
-                    "Only staff, or the operator holding this request, may assign it.",
-                ),
+            forbidden=not_permitted_response(
+                "the caller is neither staff nor the holder",
+                "Only staff, or the operator holding this request, may assign it.",
             ),
-            404: REQUEST_NOT_FOUND,
-            409: error_response(
-                "The request is closed.",
-                ("invalid_transition", "A closed request cannot be assigned."),
-            ),
-        },
+            not_found=REQUEST_NOT_FOUND,
+            conflict=request_closed_response("A closed request cannot be assigned."),
+        ),
     )
 )
 
@@ -299,17 +275,15 @@ request_notes = extend_schema_view(
             "neither `waiting_on` nor `last_message_at`."
         ),
         request=NoteCreateSerializer,
-        responses={
-            201: MessageSerializer,
-            400: validation_response(
+        responses=operator_responses(
+            {201: MessageSerializer},
+            invalid=validation_response(
                 "The body is missing or empty, or the request body is not a JSON object.",
                 {"body": ["This field may not be blank."]},
                 body=True,
             ),
-            401: UNAUTHENTICATED,
-            403: NO_OPERATOR_PROFILE,
-            404: REQUEST_NOT_FOUND,
-        },
+            not_found=REQUEST_NOT_FOUND,
+        ),
     )
 )
 
@@ -323,12 +297,10 @@ request_events = extend_schema_view(
             "`message_received`, `taken`, `assigned`, `replied`, `noted`, `closed`, "
             "`notice_sent`, `mail_failed`. `actor.type` is `operator`, `requester` or `system`."
         ),
-        responses={
-            200: RequestEventSerializer(many=True),
-            400: PAGE_INVALID,
-            401: UNAUTHENTICATED,
-            403: NO_OPERATOR_PROFILE,
-            404: REQUEST_OR_PAGE_NOT_FOUND,
-        },
+        responses=operator_responses(
+            {200: RequestEventSerializer(many=True)},
+            invalid=PAGE_INVALID,
+            not_found=REQUEST_OR_PAGE_NOT_FOUND,
+        ),
     )
 )

@@ -16,7 +16,13 @@ from requests_app.models import (
     waiting_on,
 )
 from requests_app.rows import REQUEST_COLUMNS, RequestRow
-from servicedesk.api import EmailStringField, StringField, UTCDateTimeField, format_utc
+from servicedesk.api import (
+    EmailStringField,
+    StringField,
+    UTCDateTimeField,
+    format_utc,
+    refuse_blank,
+)
 
 REQUEST_EXAMPLE = {
     "id": 17,
@@ -115,12 +121,6 @@ def request_data(row: RequestRow) -> dict:
     }
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise serializers.ValidationError("This field may not be blank.", code="blank")
-    return value
-
-
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -142,13 +142,13 @@ class OpenRequestSerializer(serializers.Serializer):
     requester_name = StringField(max_length=200, required=False, allow_blank=True, default="")
     subject = StringField(
         max_length=400,
-        validators=[_not_blank],
+        validators=[refuse_blank],
         help_text="The request's subject; the first mail's subject with `[#<id>]` added.",
     )
     body = StringField(
         max_length=100_000,
         trim_whitespace=False,
-        validators=[_not_blank],
+        validators=[refuse_blank],
         help_text="The first message, mailed to the requester; plain text.",
     )
 

@@ -1,6 +1,7 @@
 """Building blocks every API view shares: parsing, pagination, UTC times, documented errors."""
 
 import datetime
+from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -76,6 +77,14 @@ class StringField(_StringOnly):
         ]
 
 
+def refuse_blank(value: str) -> str:
+    """A text field's value, unless it is empty or only whitespace (DRF's own blank check
+    sees whitespace only where the field trims it)."""
+    if not value.strip():
+        raise serializers.ValidationError("This field may not be blank.", code="blank")
+    return value
+
+
 class EmailStringField(_StringOnly, serializers.EmailField):
     """DRF's EmailField that refuses numbers, booleans and other non-strings."""
 
@@ -89,6 +98,13 @@ def single_values(data):
     if repeated:
         raise serializers.ValidationError(repeated)
     return data.dict()
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> Any:
+    """`data` as `serializer_class` validates it; a 400 with the field errors otherwise."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 def format_utc(value: datetime.datetime | None) -> str | None:
@@ -263,12 +279,70 @@ UNAUTHENTICATED = error_response(
     ("not_authenticated", "Authentication credentials were not provided."),
     ("authentication_failed", "Invalid token."),
 )
+_NO_OPERATOR_PROFILE_CASE = ("no_operator_profile", "This user has no active operator profile.")
 NO_OPERATOR_PROFILE = error_response(
-    "The user has no active operator profile.",
-    ("no_operator_profile", "This user has no active operator profile."),
+    "The user has no active operator profile.", _NO_OPERATOR_PROFILE_CASE
 )
 PAGE_INVALID = validation_response(
     "`page` or `page_size` is not a positive whole number.",
     {"page_size": ["Enter a whole number from 1 to 200."]},
 )
 PAGE_NOT_FOUND = error_response("The page is past the last one.", ("not_found", "Invalid page."))
+
+
+def not_found_response(thing: str, *, paginated: bool = False) -> OpenApiResponse:
+    """The 404 of an operation on one `thing` by id; `paginated`, also of a page past the last."""
+    if not paginated:
+        return error_response(
+            f"There is no {thing} with this id.", ("not_found", f"No {thing} with this id.")
+        )
+    return error_response(
+        f"There is no {thing} with this id, or the page is past the last one.",
+        ("not_found", f"No {thing} with this id."),
+        ("not_found", "Invalid page."),
+    )
+
+
+def not_permitted_response(reason: str, detail: str) -> OpenApiResponse:
+    """The 403 of an operation only some operators may do: no operator profile, or `reason`
+    (`permission_denied`, with `detail`)."""
+    return error_response(
+        f"No operator profile, or {reason}.",
+        _NO_OPERATOR_PROFILE_CASE,
+        ("permission_denied", detail),
+    )
+
+
+def unsupported_media_response(description: str) -> OpenApiResponse:
+    """The 415 of an operation whose body is of a type it does not read."""
+    return error_response(
+        description, ("unsupported_media_type", 'Unsupported media type "text/plain" in request.')
+    )
+
+
+OperationResponses = dict[int | tuple[int, str], Any]
+
+
+def operator_responses(
+    success: OperationResponses,
+    *,
+    invalid: OpenApiResponse | None = None,
+    forbidden: OpenApiResponse | None = NO_OPERATOR_PROFILE,
+    not_found: OpenApiResponse | None = None,
+    conflict: OpenApiResponse | None = None,
+    more: OperationResponses | None = None,
+) -> OperationResponses:
+    """The documented answers of an operation behind token authentication, in order of
+    status: `success` (2xx, 3xx), 400 `invalid`, 401, 403 `forbidden` (by default: no operator
+    profile), 404 `not_found`, 409 `conflict`, then `more` (413, 415, ...). None leaves one out."""
+    responses: OperationResponses = dict(success)
+    for status_code, response in (
+        (400, invalid),
+        (401, UNAUTHENTICATED),
+        (403, forbidden),
+        (404, not_found),
+        (409, conflict),
+    ):
+        if response is not None:
+            responses[status_code] = response
+    return responses | (more or {})
