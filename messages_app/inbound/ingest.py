@@ -30,16 +30,11 @@ from messages_app.attachments import (
 )
 from messages_app.models import Attachment, Direction, Kind, Message
 from messages_app.outbound.notices import Notice, queue_notices
-from messages_app.parsing.mime import (
-    InvalidAddressError,
-    ParsedEmail,
-    clean_json,
-    content_message_id,
-    parse_field_email,
-    parse_raw_email,
-    rewrite_cid_urls,
-)
+from messages_app.parsing.addresses import InvalidAddressError, content_message_id
+from messages_app.parsing.html import rewrite_cid_urls
+from messages_app.parsing.mime import ParsedEmail, parse_field_email, parse_raw_email
 from messages_app.parsing.subjects import normalize_subject
+from messages_app.parsing.text import clean_json
 from requests_app.counts import requests_changed
 from requests_app.events import EventRecord, record_events
 from requests_app.models import ActorType, EventType, Party, Status, SupportRequest

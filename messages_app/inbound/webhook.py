@@ -32,12 +32,8 @@ from rest_framework.views import APIView
 
 from messages_app.inbound.ingest import InboundItem, ItemResult, Outcome, ingest_batch
 from messages_app.inbound.signatures import verify_signature
-from messages_app.parsing.mime import (
-    InvalidAddressError,
-    InvalidRawError,
-    decode_raw,
-    parse_address,
-)
+from messages_app.parsing.addresses import InvalidAddressError, parse_address
+from messages_app.parsing.text import InvalidRawError, decode_raw
 from servicedesk.api import error_response, validation_response
 from servicedesk.exceptions import (
     InvalidSignatureError,

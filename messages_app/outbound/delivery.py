@@ -30,7 +30,6 @@ permanent answer (SMTP 5xx for this mail or recipient) fails a mail at once.
 
 import logging
 import random
-import re
 import smtplib
 import time
 import unicodedata
@@ -47,6 +46,7 @@ from django.utils import timezone
 
 from messages_app.attachments import read_bytes
 from messages_app.models import DeliveryStatus, Kind, Message
+from messages_app.parsing.addresses import message_ids
 from requests_app.events import record_event
 from requests_app.models import EventType
 
@@ -56,8 +56,6 @@ logger = logging.getLogger(__name__)
 # than "this message can never be delivered": a wrong password or a TLS requirement is
 # fixed in the configuration, after which every held message should go out unattended.
 CONFIGURATION_CODES = frozenset({530, 534, 535, 538})
-
-MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 
 # Seconds between tries to store the outcome of a send when the database errors.
 RECORD_RETRY_PAUSES = (0.5, 2.0)
@@ -79,25 +77,14 @@ def clean_header_value(value: str) -> str:
     return " ".join("".join(chars).split())
 
 
-def clean_message_ids(value: str) -> list[str]:
-    """The `<id>` tokens of a Message-ID, In-Reply-To or References value; nothing else."""
-    ids = MESSAGE_ID_RE.findall(value or "")
-    if not ids:
-        # A bare id stored without angle brackets ("abc@example.com").
-        bare = clean_header_value(value or "")
-        if bare and " " not in bare and "<" not in bare and ">" not in bare:
-            ids = [f"<{bare}>"]
-    return ids
-
-
 def build_email(message: Message) -> EmailMultiAlternatives:
     """The mail for an outbound Message: addressing, threading headers and bodies."""
     support_request = message.request
     headers = {"Message-ID": message.rfc_message_id}
-    in_reply_to = clean_message_ids(message.in_reply_to)
+    in_reply_to = message_ids(message.in_reply_to)
     if in_reply_to:
         headers["In-Reply-To"] = in_reply_to[-1]
-    references = clean_message_ids(message.references)
+    references = message_ids(message.references)
     if references:
         headers["References"] = " ".join(references)
     if message.kind == Kind.AUTO:

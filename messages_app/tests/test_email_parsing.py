@@ -8,23 +8,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messages_app.parsing.mime import (
+from messages_app.parsing.addresses import (
     InvalidAddressError,
+    normalise_message_id,
+    parse_address,
+    parse_references,
+)
+from messages_app.parsing.classification import is_automatic
+from messages_app.parsing.html import html_to_text, sanitise_html
+from messages_app.parsing.mime import parse_field_email, parse_raw_email
+from messages_app.parsing.replies import split_reply
+from messages_app.parsing.text import (
     InvalidRawError,
     clean_text,
     decode_bytes,
     decode_raw,
-    html_to_text,
-    is_automatic,
-    normalise_message_id,
-    parse_address,
-    parse_field_email,
-    parse_raw_email,
-    parse_references,
-    peek_message_id,
     request_tokens,
-    sanitise_html,
-    split_reply,
 )
 
 EMAILS = Path(__file__).parent / "emails"
@@ -299,12 +298,6 @@ def test_mail_without_a_sender_says_why():
 
 def test_own_mail_is_read_with_the_support_address():
     assert parse("own_mail_loop.eml").from_email == "support@example.com"
-
-
-def test_peek_message_id_reads_only_the_header():
-    data = (EMAILS / "gmail_reply.eml").read_bytes()
-    assert peek_message_id(data) == parse_raw_email(data).message_id
-    assert peek_message_id(b"Subject: none\r\n\r\nMessage-ID: <body@x>") == ""
 
 
 # --- small functions ---------------------------------------------------------------

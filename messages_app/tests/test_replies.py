@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from messages_app.parsing.mime import parse_raw_email, split_reply
-from messages_app.parsing.replies import extract_reply
+from messages_app.parsing.mime import parse_raw_email
+from messages_app.parsing.replies import extract_reply, split_reply
 
 EMAILS = Path(__file__).parent / "emails" / "replies"
 
