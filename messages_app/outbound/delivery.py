@@ -32,7 +32,6 @@ import logging
 import random
 import smtplib
 import time
-import unicodedata
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +46,7 @@ from django.utils import timezone
 from messages_app.attachments import read_bytes
 from messages_app.models import DeliveryStatus, Kind, Message
 from messages_app.parsing.addresses import message_ids
+from messages_app.parsing.text import clean_header_value
 from requests_app.events import record_event
 from requests_app.models import EventType
 
@@ -65,16 +65,6 @@ GAVE_UP_PREFIX = "Gave up after temporary failures until the delivery horizon: "
 UNFINISHED_ERROR = "The last delivery attempts did not finish."
 # The attempts counter is a small integer; a very long outage must not overflow it.
 MAX_COUNTED_ATTEMPTS = 30000
-
-
-# Header values
-# ------------------------------------------------------------------------------
-def clean_header_value(value: str) -> str:
-    """One line of text safe for a header: control characters (CR, LF, ...) become spaces."""
-    chars = (
-        " " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char for char in value
-    )
-    return " ".join("".join(chars).split())
 
 
 def build_email(message: Message) -> EmailMultiAlternatives:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
+import unicodedata
 from email.errors import MessageError
 from email.header import decode_header, make_header
 from typing import Any
@@ -57,6 +58,14 @@ def clean_text(value: str) -> str:
     if "\x00" in value or _CONTROL.search(value):
         value = _CONTROL.sub("", value.replace("\x00", ""))
     return value
+
+
+def clean_header_value(value: str) -> str:
+    """One line of text safe for a header: control characters (CR, LF, ...) become spaces."""
+    chars = (
+        " " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char for char in value
+    )
+    return " ".join("".join(chars).split())
 
 
 def one_line(value: str, limit: int) -> str:

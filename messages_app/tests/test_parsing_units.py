@@ -203,3 +203,15 @@ def test_invalid_address_says_why():
         parse_address("nobody")
     with pytest.raises(InvalidAddressError, match="ASCII"):
         parse_address("jöran@example.com")
+
+
+def test_cached_function_keeps_its_memo_with_the_limits_given():
+    @bytes_bounded_cache(max_bytes=5000, max_entry_bytes=200)
+    def echo(value: str) -> str:
+        return value
+
+    assert echo("short") == "short"
+    assert echo("x" * 500) == "x" * 500
+    assert (echo.memo.max_bytes, echo.memo.max_entry_bytes) == (5000, 200)
+    assert len(echo.memo) == 1
+    assert echo.memo.get("short") == "short"
