@@ -215,9 +215,8 @@ def part_bytes(part: Message, kind: str) -> bytes:
         payload = part.get_payload(decode=True)
     except HEADER_ERRORS:
         payload = None
-    if not isinstance(payload, bytes):
-        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    return payload
+    # Only a multipart has no bytes of its own, and the walk reads those as text.
+    return payload if isinstance(payload, bytes) else b""
 
 
 def message_text(msg: Message) -> str:

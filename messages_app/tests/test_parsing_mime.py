@@ -17,11 +17,17 @@ from messages_app.parsing.addresses import (
     is_content_message_id,
 )
 from messages_app.parsing.html import html_to_text, rewrite_cid_urls, sanitise_html
-from messages_app.parsing.mime import ATTACHED_MESSAGE_SEPARATOR, parse_field_email
+from messages_app.parsing.mime import (
+    ATTACHED_MESSAGE_SEPARATOR,
+    ParsedEmail,
+    parse_field_email,
+    parse_raw_email,
+)
 from messages_app.parsing.mime import parse_raw_email_or_raise as parse
 from messages_app.parsing.text import (
     InvalidRawError,
     clean_filename,
+    clean_header_value,
     clean_json,
     decode_raw,
     request_tokens,
@@ -485,3 +491,217 @@ def test_html_to_text_collapses_runs_of_blank_lines():
 )
 def test_quote_containers_are_known_by_tag_id_and_class(tag, attrs, expected):
     assert html_quotes.quote_container(tag, attrs) == expected
+
+
+# --- raw mail, field by field ------------------------------------------------------
+
+
+def test_raw_mail_reads_its_thread_headers_and_subject():
+    raw = (
+        b"From: jane@example.com\r\nSubject: \xd0\xb9 caf\xc3\xa9\r\n"
+        b"Message-ID: <ID@x>\r\nIn-Reply-To: <Parent@x>\r\nReferences: <Root@x>\r\n <Parent@x>\r\n"
+        b"\r\nbody"
+    )
+    email = parse(raw)
+    assert email.subject == "й café"
+    assert (email.message_id, email.in_reply_to) == ("<id@x>", "<parent@x>")
+    assert email.references == ["<root@x>", "<parent@x>"]
+    bare = parse(b"From: jane@example.com\r\n\r\nbody")
+    assert (bare.subject, bare.message_id, bare.in_reply_to, bare.references) == ("", "", "", [])
+    assert bare.headers == {}
+
+
+def test_a_subject_too_long_to_decode_whole_is_read_from_its_head():
+    subject = "=?utf-8?q?caf=C3=A9?= " * 730
+    email = parse(f"From: jane@example.com\r\nSubject: {subject}\r\n\r\nx".encode())
+    assert email.subject == "café" * 125
+    plain = "word " * 4000
+    # Cut to its column after the spaces are collapsed: it may end in one.
+    assert parse(f"From: j@x.org\r\nSubject: {plain}\r\n\r\nx".encode()).subject == plain[:500]
+
+
+def test_line_ends_of_the_body_become_newlines():
+    assert parse(b"From: a@example.com\r\n\r\na\rb\r\nc").body == "a\nb\nc"
+
+
+def test_second_text_part_keeps_its_indentation():
+    message = mail("first")
+    message.make_mixed()
+    part = EmailMessage()
+    part.set_content("    indented second\n", disposition="inline")
+    message.attach(part)
+    assert parse(bytes(message)).body == "first\n\n    indented second"
+
+
+def test_a_multipart_report_of_delivery_status_is_a_bounce_whoever_sends_it():
+    def report(content_type: str) -> bytes:
+        return (
+            "From: reports@example.com\r\nSubject: Report\r\nMIME-Version: 1.0\r\n"
+            f'Content-Type: {content_type}; boundary="B"\r\n\r\n'
+            "--B\r\nContent-Type: text/plain\r\n\r\nReport.\r\n--B--\r\n"
+        ).encode()
+
+    assert parse(report("multipart/report; report-type=delivery-status")).is_bounce
+    assert parse(report("multipart/report; report-type=Delivery-Status")).is_bounce
+    assert not parse(report("multipart/report; report-type=disposition-notification")).is_bounce
+    assert not parse(report("multipart/report")).is_bounce
+    assert not parse(report("multipart/mixed; report-type=delivery-status")).is_bounce
+
+
+def test_the_sender_is_read_from_sender_when_from_has_no_address():
+    raw = b"From: Undisclosed\r\nSender: Bob <bob@example.com>\r\n\r\nx"
+    email = parse(raw)
+    assert (email.from_name, email.from_email, email.sender_error) == (
+        "Bob",
+        "bob@example.com",
+        "",
+    )
+    nobody = parse(b"From: Undisclosed\r\n\r\nx")
+    assert (nobody.from_name, nobody.from_email) == ("", "")
+    assert nobody.sender_error == "The message has no usable sender address."
+
+
+def test_an_encoded_sender_is_decoded_before_it_is_read():
+    email = parse(b"From: =?utf-8?b?SmFuZSA8amFuZUBleGFtcGxlLmNvbT4=?=\r\n\r\nx")
+    assert email.from_email == "jane@example.com"
+
+
+def test_undeclared_eight_bit_text_of_a_broken_multipart_is_kept():
+    raw = (
+        b"From: jane@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
+        b"\xd0\xb9 text without parts\r\n"
+    )
+    assert parse(raw).body == "й text without parts"
+
+
+def test_an_unreferenced_attached_image_with_a_content_id_is_not_inline():
+    raw = (
+        b"From: jane@example.com\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/related; boundary="B"\r\n\r\n--B\r\n'
+        b'Content-Type: text/html\r\n\r\n<p><img src="cid:shown@x"></p>\r\n--B\r\n'
+        b"Content-Type: image/png\r\nContent-ID: <hidden@x>\r\n"
+        b"Content-Disposition: attachment\r\n\r\nPNG\r\n--B--\r\n"
+    )
+    (attachment,) = parse(raw).attachments
+    assert (attachment.content_id, attachment.inline) == ("hidden@x", False)
+
+
+def test_at_most_a_thousand_parts_are_listed():
+    message = mail("Body.")
+    for _ in range(1001):
+        message.add_attachment(b"x", "application", "octet-stream")
+    email = parse(bytes(message), max_attachment_bytes=10, max_attachments=1)
+    assert len(email.attachments) == 1000
+    assert email.attachments[-1].filename == "attachment-1000.bin"
+    assert [a.omitted for a in email.attachments[:2]] == [None, "too_many"]
+
+
+def test_the_entry_point_stores_a_mail_it_cannot_parse_flagged(monkeypatch, caplog):
+    def broken(msg):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(parts, "raw_headers", broken)
+    email = parse_raw_email(b"From: jane@example.com\r\n\r\nbody")
+    assert email == ParsedEmail(sender_error="The message could not be parsed.")
+    (record,) = [r for r in caplog.records if r.name == "messages_app.parsing.mime"]
+    assert record.levelname == "ERROR"
+    assert record.getMessage() == "Unparseable message of 30 bytes"
+    assert record.exc_info[0] is RuntimeError
+
+
+def test_content_message_id_is_a_digest_of_its_fields():
+    fields = {"user_email": "jane@example.com", "title": "Printer", "date": None, "html": "\udc80"}
+    assert content_message_id(fields) == (
+        "<b039ae19b8cb4e319c42a86b33bf37342570f3ff@content.servicedesk.invalid>"
+    )
+
+
+def test_html_to_text_skips_nested_invisible_elements_and_keeps_pre_to_its_end():
+    html = "<head><title>T</title>hidden</head>shown <pre>a  b</pre><p>c  d</p>"
+    assert html_to_text(html) == "shown\n\na  b\n\nc d"
+
+
+def test_html_to_text_quotes_each_line_of_quoted_preformatted_text():
+    assert html_to_text("<blockquote><pre>a\nb</pre></blockquote>") == "> a\n> b"
+
+
+def test_an_attribution_keeps_its_blank_lines_blank():
+    html = '<div class="gmail_attr">On Mon<br><br>Jane wrote:</div><blockquote>old</blockquote>'
+    assert html_to_text(html) == "> On Mon\n\n> Jane wrote:\n\n> old"
+
+
+def test_clean_header_value_makes_one_line_of_controls_and_separators():
+    assert clean_header_value("a\r\nb\u200bc\u2028d\x00e\tf") == "a b c d e f"
+
+
+def test_a_boundary_used_once_and_closed_is_guessed():
+    raw = (
+        b"From: jane@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
+        b"--XYZ\r\nContent-Type: text/plain\r\n\r\nOnly part.\r\n--XYZ--\r\n"
+    )
+    assert parse(raw).body == "Only part."
+
+
+def test_field_form_defaults_are_empty():
+    email = parse_field_email(user_email="jane@example.com")
+    assert (email.subject, email.body, email.html, email.message_id) == ("", "", "", "")
+    assert (email.in_reply_to, email.references, email.date) == ("", [], None)
+    assert (email.headers, email.attachments) == ({}, [])
+    report = parse_field_email(
+        user_email="jane@example.com", headers={"Content-Type": "multipart/report"}
+    )
+    assert not report.is_bounce
+
+
+def test_field_form_cuts_header_values_and_content_types_to_their_columns():
+    email = parse_field_email(
+        user_email="jane@example.com",
+        headers={"X-Long": "v" * 3000},
+        attachments_omitted=[{"content_type": "t" * 300}],
+    )
+    assert email.headers == {"X-Long": "v" * 2000}
+    assert email.attachments[0].content_type == "t" * 255
+
+
+class _NoStandardDecoding(EmailMessage):
+    """A part whose standard-library decoding must not be used (it copies a file 3 times)."""
+
+    def get_payload(self, i=None, decode=False):
+        assert not decode, "decoded by the standard library"
+        return super().get_payload(i)
+
+
+@pytest.mark.parametrize("encoding", ["base64", " BASE64 ", "Base64"])
+def test_base64_files_are_decoded_without_the_standard_library_copies(encoding):
+    part = _NoStandardDecoding()
+    part["Content-Type"] = "application/octet-stream"
+    part["Content-Transfer-Encoding"] = encoding
+    part.set_payload("QUJD\r\nREVG\r\n")
+    assert parts.part_bytes(part, "application/octet-stream") == b"ABCDEF"
+
+
+def test_non_ascii_base64_text_is_left_to_the_standard_library():
+    part = EmailMessage()
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload("QUJD\u00e9")
+    assert parts.part_bytes(part, "application/octet-stream") == b"ABC"
+    assert parts.part_bytes(EmailMessage(), "text/plain") == b""
+
+
+def test_attached_messages_keep_their_header_lines_as_written():
+    long_value = "word " * 40
+    inner = (
+        f"From: bob@example.org\r\nSubject: {long_value.strip()}\r\nX-Long: {long_value}x\r\n\r\n"
+        "Original.\r\n"
+    )
+    status = f"Reporting-MTA: dns; {long_value}x\r\n\r\nAction: failed\r\n"
+    raw = (
+        "From: jane@example.com\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
+        "Content-Type: text/plain\r\n\r\nSee attached.\r\n--B\r\n"
+        f"Content-Type: message/rfc822\r\n\r\n{inner}--B\r\n"
+        f"Content-Type: message/delivery-status\r\n\r\n{status}--B--\r\n"
+    )
+    message, report = parse(raw.encode()).attachments
+    assert f"X-Long: {long_value}x".encode() in message.data
+    assert f"Reporting-MTA: dns; {long_value}x".encode() in report.data

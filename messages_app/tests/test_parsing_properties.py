@@ -37,7 +37,8 @@ def is_clean(text: str) -> bool:
 
 
 def is_one_line(text: str, limit: int) -> bool:
-    return is_clean(text) and len(text) <= limit and text == " ".join(text.split())
+    """Clean, spaces collapsed, within its column (cut after collapsing: it may end in one)."""
+    return is_clean(text) and len(text) <= limit and text.rstrip() == " ".join(text.split())
 
 
 def assert_well_formed(email: ParsedEmail) -> None:
