@@ -145,7 +145,8 @@ def codec_name(charset: str | None) -> str | None:
         return None
     try:
         return codecs.lookup(charset).name
-    except LookupError:
+    except (LookupError, ValueError):
+        # Unknown names raise LookupError; a name holding a NUL raises ValueError.
         if charset.startswith("x-"):
             return codec_name(charset[2:])
         return None

@@ -705,3 +705,11 @@ def test_attached_messages_keep_their_header_lines_as_written():
     message, report = parse(raw.encode()).attachments
     assert f"X-Long: {long_value}x".encode() in message.data
     assert f"Reporting-MTA: dns; {long_value}x".encode() in report.data
+
+
+def test_a_charset_name_with_a_nul_reads_as_no_charset():
+    raw = (
+        b"From: jane@example.com\r\n"
+        b'Content-Type: text/plain; charset="utf\x00-8"\r\n\r\ncaf\xc3\xa9'
+    )
+    assert parse(raw).body == "café"
