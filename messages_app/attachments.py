@@ -28,7 +28,8 @@ from django.urls import reverse
 from rest_framework import serializers, status
 
 from messages_app.models import Attachment, Message
-from messages_app.parsing.mime import ParsedAttachment, clean_filename
+from messages_app.parsing.mime import ParsedAttachment
+from messages_app.parsing.text import clean_filename
 from requests_app.counts import requests_changed
 from requests_app.models import SupportRequest
 from servicedesk.exceptions import DomainError

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from messages_app.parsing.mime import InvalidAddressError, normalise_email
+from messages_app.parsing.addresses import InvalidAddressError, normalise_email
 from messages_app.serializers import OutboundFilesSerializer
 from operators_app.serializers import OperatorRefSerializer
 from requests_app.models import (

@@ -11,7 +11,8 @@ from django.conf import settings
 from messages_app.attachments import StoredFile, keep_files, store_raw
 from messages_app.models import Direction, Message, Route
 from messages_app.parsing import mime
-from messages_app.parsing.mime import InvalidAddressError, ParsedEmail, content_message_id
+from messages_app.parsing.addresses import InvalidAddressError, content_message_id
+from messages_app.parsing.mime import ParsedEmail
 from requests_app.models import SupportRequest
 
 # A stored mail: (request id, message id).

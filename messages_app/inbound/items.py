@@ -15,12 +15,8 @@ from rest_framework import exceptions, serializers
 
 from messages_app.errors import TooManyMessagesError
 from messages_app.inbound.ingest import InboundItem
-from messages_app.parsing.mime import (
-    InvalidAddressError,
-    InvalidRawError,
-    decode_raw,
-    parse_address,
-)
+from messages_app.parsing.addresses import InvalidAddressError, parse_address
+from messages_app.parsing.text import InvalidRawError, decode_raw
 
 MAX_ID_LENGTH = 255
 

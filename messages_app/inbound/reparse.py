@@ -23,7 +23,8 @@ from messages_app.attachments import (
     read_raw,
 )
 from messages_app.models import Attachment, Message
-from messages_app.parsing.mime import parse_raw_email, rewrite_cid_urls
+from messages_app.parsing.html import rewrite_cid_urls
+from messages_app.parsing.mime import parse_raw_email
 
 _COMPARED = (
     "filename",

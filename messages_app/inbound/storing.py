@@ -9,8 +9,9 @@ from messages_app.attachments import attachment_rows, inline_urls
 from messages_app.inbound.batch import Candidate, stored_duplicate
 from messages_app.inbound.routing import ThreadIndex, requests_in_thread, route_message
 from messages_app.models import Attachment, Direction, Kind, Message
-from messages_app.parsing.mime import clean_json, rewrite_cid_urls
+from messages_app.parsing.html import rewrite_cid_urls
 from messages_app.parsing.subjects import normalize_subject
+from messages_app.parsing.text import clean_json
 from requests_app import services
 from requests_app.services import MailOpening
 

@@ -30,13 +30,13 @@ permanent answer (SMTP 5xx for this mail or recipient) fails a mail at once.
 
 import logging
 import random
-import re
 import smtplib
 import time
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import formataddr
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -46,7 +46,8 @@ from django.utils import timezone
 
 from messages_app.attachments import read_bytes
 from messages_app.models import DeliveryStatus, Kind, Message
-from messages_app.parsing.header_values import clean_header_value
+from messages_app.parsing.addresses import message_ids
+from messages_app.parsing.text import clean_header_value
 from requests_app.events import record_event
 from requests_app.models import EventType
 
@@ -56,8 +57,6 @@ logger = logging.getLogger(__name__)
 # than "this message can never be delivered": a wrong password or a TLS requirement is
 # fixed in the configuration, after which every held message should go out unattended.
 CONFIGURATION_CODES = frozenset({530, 534, 535, 538})
-
-MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 
 # Seconds between tries to store the outcome of a send when the database errors.
 RECORD_RETRY_PAUSES = (0.5, 2.0)
@@ -69,27 +68,14 @@ UNFINISHED_ERROR = "The last delivery attempts did not finish."
 MAX_COUNTED_ATTEMPTS = 30000
 
 
-# Header values
-# ------------------------------------------------------------------------------
-def clean_message_ids(value: str) -> list[str]:
-    """The `<id>` tokens of a Message-ID, In-Reply-To or References value; nothing else."""
-    ids = MESSAGE_ID_RE.findall(value or "")
-    if not ids:
-        # A bare id stored without angle brackets ("abc@example.com").
-        bare = clean_header_value(value or "")
-        if bare and " " not in bare and "<" not in bare and ">" not in bare:
-            ids = [f"<{bare}>"]
-    return ids
-
-
 def build_email(message: Message) -> EmailMultiAlternatives:
     """The mail for an outbound Message: addressing, threading headers and bodies."""
     support_request = message.request
     headers = {"Message-ID": message.rfc_message_id}
-    in_reply_to = clean_message_ids(message.in_reply_to)
+    in_reply_to = message_ids(message.in_reply_to)
     if in_reply_to:
         headers["In-Reply-To"] = in_reply_to[-1]
-    references = clean_message_ids(message.references)
+    references = message_ids(message.references)
     if references:
         headers["References"] = " ".join(references)
     if message.kind == Kind.AUTO:
@@ -235,6 +221,8 @@ def send_email(email: EmailMultiAlternatives) -> None:
 def record_outcome(*, claim: Claim, error: BaseException | None) -> str:
     """Store the outcome of a claimed attempt; returns the new delivery status."""
     now = timezone.now()
+    # The columns the outcome sets, by name (times, the error's text, counters).
+    fields: dict[str, Any]
     if error is None:
         status = DeliveryStatus.SENT
         fields = {"sent_at": now, "next_attempt_at": None, "last_error": ""}

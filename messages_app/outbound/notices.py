@@ -24,9 +24,8 @@ from messages_app.outbound.outbox import (
     queue_outbound_messages,
     thread_headers_after,
 )
-from messages_app.parsing.header_values import clean_header_value
-from messages_app.parsing.mime import REQUEST_TOKEN
 from messages_app.parsing.subjects import normalize_subject
+from messages_app.parsing.text import REQUEST_TOKEN, clean_header_value
 from requests_app.events import EventRecord, record_events
 from requests_app.models import EventType, SupportRequest
 

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from messages_app.models import DeliveryStatus, Direction, Kind, Message
-from messages_app.outbound.delivery import clean_message_ids, give_up_after
-from messages_app.parsing.header_values import clean_header_value
-from messages_app.parsing.mime import CONTENT_ID_DOMAIN, is_content_message_id
+from messages_app.outbound.delivery import give_up_after
+from messages_app.parsing.addresses import CONTENT_ID_DOMAIN, is_content_message_id, message_ids
+from messages_app.parsing.text import clean_header_value
 from messages_app.tasks import deliver_message_task
 from operators_app.models import Operator
 from requests_app.mail_counters import count_messages
@@ -46,10 +46,10 @@ def trim_references(ids: list[str], limit: int = MAX_REFERENCES) -> list[str]:
 def thread_headers_after(message: Message) -> tuple[str, str]:
     """In-Reply-To and References that thread a new mail under `message`, from its own
     Message-ID and References alone (no query)."""
-    own = [i for i in clean_message_ids(message.rfc_message_id) if not is_content_message_id(i)]
+    own = [i for i in message_ids(message.rfc_message_id) if not is_content_message_id(i)]
     if not own:
         return "", ""
-    chain = [ref for ref in clean_message_ids(message.references) if ref != own[0]]
+    chain = [ref for ref in message_ids(message.references) if ref != own[0]]
     return own[0], " ".join(trim_references([*chain, own[0]]))
 
 

@@ -428,3 +428,26 @@ def extract_reply(text: str) -> str:
         # Nothing cut from what was looked at: the reply is the whole text.
         return text.strip()
     return reply
+
+
+# The new text of a reply is at its top, so a long tail adds cost and nothing else: the
+# rules look at this many characters at most.
+MAX_REPLY_SCAN = 50_000
+
+
+def split_reply(text: str) -> str:
+    """The new text of a mail without quoted history and signature; the text itself if none.
+
+    Line ends are normalised first; the reply is made of verbatim slices of the text, so
+    it never holds a word the body lacks.
+    """
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        return ""
+    if len(text) <= MAX_REPLY_SCAN:
+        return extract_reply(text)
+    # Only the head is looked at, cut at a line end so that no word is cut in two.
+    head = text[:MAX_REPLY_SCAN]
+    head = head[: head.rfind("\n")] if "\n" in head.strip() else head
+    reply = extract_reply(head)
+    return text.strip() if reply == head.strip() else reply

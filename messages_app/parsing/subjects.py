@@ -12,7 +12,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from messages_app.parsing.header_values import clean_header_value
+from messages_app.parsing.text import clean_header_value
 
 # Reply and forward prefixes of common mail clients in English, German, the Nordic
 # languages, Dutch, French, Italian, Polish, Spanish, Portuguese and Russian, with an

@@ -5,26 +5,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from messages_app.parsing.mime import (
+from messages_app.parsing.addresses import (
     InvalidAddressError,
+    normalise_message_id,
+    parse_address,
+    parse_references,
+)
+from messages_app.parsing.classification import is_automatic
+from messages_app.parsing.html import html_to_text, sanitise_html
+from messages_app.parsing.mime import parse_field_email, parse_raw_email
+from messages_app.parsing.replies import split_reply
+from messages_app.parsing.text import (
     InvalidRawError,
     clean_text,
     decode_bytes,
     decode_raw,
-    html_to_text,
-    is_automatic,
-    normalise_message_id,
-    parse_address,
-    parse_field_email,
-    parse_raw_email,
-    parse_references,
-    peek_message_id,
     request_tokens,
-    sanitise_html,
-    split_reply,
 )
 
 EMAILS = Path(__file__).parent / "emails"
@@ -301,12 +300,6 @@ def test_own_mail_is_read_with_the_support_address():
     assert parse("own_mail_loop.eml").from_email == "support@example.com"
 
 
-def test_peek_message_id_reads_only_the_header():
-    data = (EMAILS / "gmail_reply.eml").read_bytes()
-    assert peek_message_id(data) == parse_raw_email(data).message_id
-    assert peek_message_id(b"Subject: none\r\n\r\nMessage-ID: <body@x>") == ""
-
-
 # --- small functions ---------------------------------------------------------------
 
 
@@ -532,37 +525,6 @@ def test_field_form_truncates_over_long_values_to_their_columns():
 
 
 # --- properties --------------------------------------------------------------------
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=4000))
-def test_parser_never_raises_on_arbitrary_bytes(data):
-    email = parse_raw_email(data)
-    assert clean_text(email.body) == email.body
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.sampled_from(ALL_FIXTURES),
-    st.integers(min_value=0, max_value=10_000),
-    st.binary(min_size=1, max_size=64),
-)
-def test_parser_never_raises_on_damaged_real_mail(name, position, junk):
-    data = (EMAILS / name).read_bytes()
-    position %= len(data)
-    email = parse_raw_email(data[:position] + junk + data[position + len(junk) :])
-    assert clean_text(email.subject) == email.subject
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.text(max_size=2000))
-def test_text_helpers_never_raise_on_arbitrary_text(text):
-    split_reply(text)
-    html_to_text(text)
-    sanitise_html(text)
-    normalise_message_id(text)
-    parse_references(text)
-    assert "\x00" not in clean_text(text)
 
 
 @settings(max_examples=200, deadline=None)

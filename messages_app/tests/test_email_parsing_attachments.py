@@ -5,14 +5,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from messages_app.parsing.mime import (
-    InvalidRawError,
-    clean_filename,
-    decode_raw,
-    parse_field_email,
-    parse_raw_email,
-    rewrite_cid_urls,
-)
+from messages_app.parsing.html import rewrite_cid_urls
+from messages_app.parsing.mime import parse_field_email, parse_raw_email
+from messages_app.parsing.text import InvalidRawError, clean_filename, decode_raw
 
 
 def mail(body: str = "Hello.") -> EmailMessage:

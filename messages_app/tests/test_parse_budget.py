@@ -9,13 +9,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from messages_app.models import Message
-from messages_app.parsing.mime import (
-    MAX_HTML_DEPTH,
-    html_to_text,
-    html_too_deep,
-    parse_raw_email,
-    parse_references,
-)
+from messages_app.parsing.addresses import parse_references
+from messages_app.parsing.html import MAX_HTML_DEPTH, html_to_text, html_too_deep
+from messages_app.parsing.mime import parse_raw_email
 from testing.mail import SECRET, make_mail, post_batch, raw_item
 
 REFERENCES = " ".join(f"<ref-{i}@example.com>" for i in range(100_000))

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from messages_app.parsing.mime import parse_raw_email, split_reply
-from messages_app.parsing.replies import extract_reply
+from messages_app.parsing.mime import parse_raw_email
+from messages_app.parsing.replies import extract_reply, split_reply
 
 EMAILS = Path(__file__).parent / "emails" / "replies"
 
@@ -263,3 +263,12 @@ def test_a_long_mail_without_quotes_is_its_own_reply():
 def test_a_long_mail_is_cut_at_its_quote_header():
     text = "Long log below.\n" + "log line\n" * 1_000 + "On Mon, Jan 5, 2026 Jane wrote:\n> old"
     assert split_reply(text + "\n" + "> more\n" * 10_000) == text.split("\nOn Mon")[0]
+
+
+@pytest.mark.parametrize("blank_lines", [0, 1, 2, 3])
+def test_an_answer_under_a_quote_is_kept_however_many_blank_lines_follow_its_header(
+    blank_lines,
+):
+    header = "On Mon, Nov 16, 2026 at 10:15 AM Jane <j@x.com> wrote:"
+    text = f"Top.\n\n{header}\n" + "\n" * blank_lines + "> old\n\nAnswer below."
+    assert extract_reply(text) == "Top.\n\nAnswer below."

@@ -1,7 +1,7 @@
 # ruff: noqa: RUF001 (generated mail holds Cyrillic on purpose)
 """Properties of body and reply on generated mail: no text altered, lost or invented.
 
-These call the functions that raise (`extract_reply`, `_parse_raw_email`), not the
+These call the functions that raise (`extract_reply`, `parse_raw_email_or_raise`), not the
 never-raising wrapper, so a bug fails the test instead of turning into an empty mail.
 """
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from messages_app.parsing.mime import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
-    _parse_raw_email,
+    parse_raw_email_or_raise,
 )
 from messages_app.parsing.replies import extract_reply
 
@@ -62,7 +62,7 @@ MAIL_TEXT = st.lists(_LINE, min_size=1, max_size=25).map("\n".join)
 
 def parse(data: bytes):
     """The raising parser with the default limits."""
-    return _parse_raw_email(
+    return parse_raw_email_or_raise(
         data, max_attachment_bytes=MAX_ATTACHMENT_BYTES, max_attachments=MAX_ATTACHMENTS
     )
 

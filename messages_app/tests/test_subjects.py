@@ -74,3 +74,8 @@ def test_the_closed_notice_names_the_topic_not_the_piled_up_subject():
 
     notice = Message.objects.get(request=support_request, kind=Kind.AUTO)
     assert notice.subject == f"Your request is closed: Printer [#{support_request.pk}]"
+
+
+def test_what_follows_a_notice_prefix_loses_its_spaces_and_colons():
+    assert normalize_subject("Re: Your request is closed: :  Printer [#4]") == "Printer"
+    assert normalize_subject("Re: Your request is closed:Printer") == "Printer"
