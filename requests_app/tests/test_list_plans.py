@@ -3,11 +3,14 @@ each ordering, deep page and search is planned on."""
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIRequestFactory
 
 from messages_app.tests.factories import InboundMessageFactory
+from operators_app.tests.factories import OperatorFactory
 from requests_app.counts import CountedRows
-from requests_app.filters import SupportRequestFilter
+from requests_app.filters import ORDERING_FIELDS, SupportRequestFilter
+from requests_app.models import SupportRequest
 from requests_app.selectors import list_request_ids
 from requests_app.tests.factories import SupportRequestFactory
 
@@ -118,3 +121,91 @@ def test_a_search_is_one_condition_on_the_requests_own_row(params, index):
     assert f"using {index} on" in plan, plan
     assert "mail_words @@" in plan, plan
     assert "messages_app_message" not in plan, plan
+
+
+def _counted_plan(params: dict) -> str:
+    """The plan of page 1 as the list reads it: counted first, with the search's count."""
+    request = APIRequestFactory().get(LIST, params)
+    filterset = SupportRequestFilter(request.GET, queryset=list_request_ids())
+    assert filterset.is_valid()
+    rows = CountedRows(filterset.qs, filters={"search": params.get("search")})
+    rows.count()
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off; SET enable_sort = off")
+        try:
+            return rows[0:50].explain()
+        finally:
+            cursor.execute("RESET enable_seqscan; RESET enable_sort")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("params", "walked"),
+    [
+        ({"search": "printer jams", "status": "new", "ordering": "subject"}, "request_subject_id"),
+        ({"search": "printer", "ordering": "-operator"}, "request_operator_name_id"),
+        ({"search": "printer", "ordering": "last_message_at"}, "request_last_message"),
+        ({"search": "printer"}, "request_created"),
+    ],
+)
+def test_a_search_with_few_matches_sorts_them_instead_of_walking_the_ordering(
+    monkeypatch, params, walked
+):
+    # A word most requests hold may sit far along an ordering (subjects "Laptop ..." sort
+    # after "Access ..."): walking its index reads every earlier request. With few matches,
+    # the count (read first) says so, and the page is read from the search's indexes.
+    support_request = SupportRequestFactory(subject="Printer")
+    InboundMessageFactory(request=support_request, body="the printer jams")
+
+    few = _counted_plan(params)
+
+    # (u0: the query of the page's ids; the page's 50 rows are then read by id.)
+    assert f"using {walked} on requests_app_supportrequest u0" not in few, few
+    assert "Sort Key: " in few, few
+
+    # Many matches: most pages fill after a short walk, which costs less than sorting them.
+    monkeypatch.setattr("requests_app.counts.SORTED_SEARCH_MAX", 0)
+    many = _counted_plan(params)
+
+    assert f"using {walked} on requests_app_supportrequest u0" in many, many
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "ordering",
+    [
+        *(f"{sign}{name}" for name in ORDERING_FIELDS for sign in ("", "-")),
+        "status,-subject",
+        "-operator,created_at",
+    ],
+)
+def test_a_sorted_page_holds_the_rows_of_the_walked_page(monkeypatch, ordering):
+    # Ties on every column and NULL operators and times, ordered by the same rules.
+    holder = OperatorFactory(name="Ann")
+    at = timezone.now()
+    for n in range(12):
+        SupportRequestFactory(
+            subject=f"Printer {n % 3}",
+            taken=n % 4 == 0,
+            closed=n % 4 == 2,
+            operator=holder if n % 4 == 0 else None,
+            last_message_at=None if n % 5 == 0 else at,
+            created_at=at,
+        )
+    SupportRequestFactory(subject="Scanner")
+    params = {"search": "printer", "ordering": ordering}
+    filterset = SupportRequestFilter(APIRequestFactory().get(LIST, params).GET, list_request_ids())
+    assert filterset.is_valid()
+
+    def pages(sorted_at_most: int) -> list[list[int]]:
+        monkeypatch.setattr("requests_app.counts.SORTED_SEARCH_MAX", sorted_at_most)
+        rows = CountedRows(filterset.qs, filters=params)
+        assert rows.count() == 12
+        return [[row[0] for row in rows[start : start + 5]] for start in (0, 5, 10)]
+
+    walked, sorted_ = pages(0), pages(20_000)
+
+    assert sorted_ == walked
+    assert sorted(pk for page in walked for pk in page) == sorted(
+        r.pk for r in SupportRequest.objects.exclude(subject="Scanner")
+    )
