@@ -31,15 +31,16 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 
-from requests_app.filters import sorted_not_walked
+from requests_app.filters import SEARCHED_COLUMNS, first_sort_column, sorted_not_walked
 from requests_app.selectors import REQUEST_COLUMNS, list_request_rows
 
 GENERATION_KEY = "requests:generation"
 # Below this many matching requests, counting is cheaper than keeping the count.
 CACHED_COUNT_MIN = 1_000
-# A search matching at most this many requests has its page read from the matches
-# (sorted), not from a walk of the ordering's index: see `CountedRows`.
-SORTED_SEARCH_MAX = 20_000
+# A search ordered by a column it matches, with at most this many matches, has its page
+# read from the matches, sorted, not from a walk of the ordering's index (`CountedRows`):
+# about 60 ms for 8,000 of a million requests, 250 ms for 25,000.
+SORTED_SEARCH_MAX = 10_000
 
 
 def requests_changed() -> None:
@@ -105,16 +106,21 @@ class CountedRows:
         # (an index, even at a deep offset, reads no table rows for the rows it skips),
         # then only those rows as tuples of REQUEST_COLUMNS, in one statement.
         ids = source.values_list("pk", flat=True)
-        if self._few_search_matches():
+        if self._few_clustered_matches():
             # The planner takes a search's matches to be spread evenly over any order and
-            # may walk the ordering's index testing each row; when the matches sit far
-            # along that order (a word in most subjects that sort late), the walk reads
-            # hundreds of thousands of rows for page 1. The count, known before the page
-            # (the paginator asks for it first), says there are few: read them from the
-            # search's indexes and sort them, a cost bounded by the count.
+            # walks the ordering's index testing each row. Ordered by a column the search
+            # reads, the matches sit together, maybe far along (a word in subjects that
+            # sort late): the walk reads hundreds of thousands of rows for page 1. The
+            # count, known before the page (the paginator asks for it first), says there
+            # are few: read them from the search's indexes and sort them, a cost bounded
+            # by the count.
             ids = sorted_not_walked(ids)
         return list_request_rows().filter(pk__in=ids[index]).order_by(*source.query.order_by)
 
-    def _few_search_matches(self) -> bool:
-        searching = bool((self.filters.get("search") or "").split())
-        return searching and self.counted is not None and self.counted <= SORTED_SEARCH_MAX
+    def _few_clustered_matches(self) -> bool:
+        return (
+            bool((self.filters.get("search") or "").split())
+            and first_sort_column(self.queryset) in SEARCHED_COLUMNS
+            and self.counted is not None
+            and self.counted <= SORTED_SEARCH_MAX
+        )
