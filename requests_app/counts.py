@@ -31,15 +31,15 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 
-from requests_app.filters import SEARCHED_COLUMNS, first_sort_column, sorted_not_walked
+from requests_app.filters import CLUSTERED_ORDERINGS, first_sort_column, sorted_not_walked
 from requests_app.selectors import REQUEST_COLUMNS, list_request_rows
 
 GENERATION_KEY = "requests:generation"
 # Below this many matching requests, counting is cheaper than keeping the count.
 CACHED_COUNT_MIN = 1_000
-# A search ordered by a column it matches, with at most this many matches, has its page
-# read from the matches, sorted, not from a walk of the ordering's index (`CountedRows`):
-# about 60 ms for 8,000 of a million requests, 250 ms for 25,000.
+# A search ordered by subject with at most this many matches has its page read from the
+# matches, sorted, not from a walk of the subject index (`CountedRows`): 45-150 ms for
+# 4,000-8,000 of a million requests, 250-350 ms for 25,000.
 SORTED_SEARCH_MAX = 10_000
 
 
@@ -108,9 +108,9 @@ class CountedRows:
         ids = source.values_list("pk", flat=True)
         if self._few_clustered_matches():
             # The planner takes a search's matches to be spread evenly over any order and
-            # walks the ordering's index testing each row. Ordered by a column the search
-            # reads, the matches sit together, maybe far along (a word in subjects that
-            # sort late): the walk reads hundreds of thousands of rows for page 1. The
+            # walks the ordering's index testing each row. Ordered by subject, the matches
+            # sit together, maybe far along (a word in subjects that sort late): the
+            # walk reads hundreds of thousands of rows for page 1. The
             # count, known before the page (the paginator asks for it first), says there
             # are few: read them from the search's indexes and sort them, a cost bounded
             # by the count.
@@ -120,7 +120,7 @@ class CountedRows:
     def _few_clustered_matches(self) -> bool:
         return (
             bool((self.filters.get("search") or "").split())
-            and first_sort_column(self.queryset) in SEARCHED_COLUMNS
+            and first_sort_column(self.queryset) in CLUSTERED_ORDERINGS
             and self.counted is not None
             and self.counted <= SORTED_SEARCH_MAX
         )

@@ -143,15 +143,14 @@ def _counted_plan(params: dict) -> str:
     ("params", "index", "sorted_when_few"),
     [
         ({"search": "printer jams", "status": "new", "ordering": "subject"}, "subject_id", True),
-        ({"search": "printer", "ordering": "-requester_email"}, "requester_id", True),
+        ({"search": "printer", "ordering": "-subject"}, "subject_id", True),
+        ({"search": "printer", "ordering": "-requester_email"}, "requester_id", False),
         ({"search": "printer", "ordering": "-operator"}, "operator_name_id", False),
         ({"search": "printer", "ordering": "last_message_at"}, "last_message", False),
         ({"search": "printer"}, "created", False),
     ],
 )
-def test_a_search_ordered_by_a_column_it_reads_sorts_few_matches(
-    monkeypatch, params, index, sorted_when_few
-):
+def test_a_search_ordered_by_subject_sorts_few_matches(monkeypatch, params, index, sorted_when_few):
     # A word of many subjects sits in subjects that sort together, maybe far along
     # ("Laptop ..." after "Access ..."): a walk of the subject index reads every earlier
     # request. With few matches, the count (read first) says so, and the page is read from
@@ -212,7 +211,7 @@ def test_sorted_not_walked_keeps_the_order_row_for_row(ordering):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("ordering", ["subject", "-subject", "requester_email,-created_at"])
+@pytest.mark.parametrize("ordering", ["subject", "-subject", "subject,-requester_email"])
 def test_a_sorted_page_of_the_list_is_the_walked_page(monkeypatch, ordering):
     at = timezone.now()
     for n in range(12):
