@@ -3,11 +3,14 @@ each ordering, deep page and search is planned on."""
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIRequestFactory
 
 from messages_app.tests.factories import InboundMessageFactory
+from operators_app.tests.factories import OperatorFactory
 from requests_app.counts import CountedRows
-from requests_app.filters import SupportRequestFilter
+from requests_app.filters import ORDERING_FIELDS, SupportRequestFilter, sorted_not_walked
+from requests_app.models import SupportRequest
 from requests_app.selectors import list_request_ids
 from requests_app.tests.factories import SupportRequestFactory
 
@@ -118,3 +121,114 @@ def test_a_search_is_one_condition_on_the_requests_own_row(params, index):
     assert f"using {index} on" in plan, plan
     assert "mail_words @@" in plan, plan
     assert "messages_app_message" not in plan, plan
+
+
+def _counted_plan(params: dict) -> str:
+    """The plan of page 1 as the list reads it: counted first, with the search's count."""
+    request = APIRequestFactory().get(LIST, params)
+    filterset = SupportRequestFilter(request.GET, queryset=list_request_ids())
+    assert filterset.is_valid()
+    rows = CountedRows(filterset.qs, filters={"search": params.get("search")})
+    rows.count()
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off; SET enable_sort = off")
+        try:
+            return rows[0:50].explain()
+        finally:
+            cursor.execute("RESET enable_seqscan; RESET enable_sort")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("params", "index", "sorted_when_few"),
+    [
+        ({"search": "printer jams", "status": "new", "ordering": "subject"}, "subject_id", True),
+        ({"search": "printer", "ordering": "-subject"}, "subject_id", True),
+        ({"search": "printer", "ordering": "-requester_email"}, "requester_id", False),
+        ({"search": "printer", "ordering": "-operator"}, "operator_name_id", False),
+        ({"search": "printer", "ordering": "last_message_at"}, "last_message", False),
+        ({"search": "printer"}, "created", False),
+    ],
+)
+def test_a_search_ordered_by_subject_sorts_few_matches(monkeypatch, params, index, sorted_when_few):
+    # A word of many subjects sits in subjects that sort together, maybe far along
+    # ("Laptop ..." after "Access ..."): a walk of the subject index reads every earlier
+    # request. With few matches, the count (read first) says so, and the page is read from
+    # the search's indexes and sorted. (u0: the page's ids; its rows are then read by id.)
+    walked = f"using request_{index} on requests_app_supportrequest u0"
+    support_request = SupportRequestFactory(subject="Printer")
+    InboundMessageFactory(request=support_request, body="the printer jams")
+
+    few = _counted_plan(params)
+
+    assert (walked not in few) is sorted_when_few, few
+    if sorted_when_few:
+        assert "Sort Key: " in few, few
+
+    # Many matches: most pages fill after a short walk, which costs less than sorting them.
+    monkeypatch.setattr("requests_app.counts.SORTED_SEARCH_MAX", 0)
+    many = _counted_plan(params)
+
+    assert walked in many, many
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "ordering",
+    [
+        *(f"{sign}{name}" for name in ORDERING_FIELDS for sign in ("", "-")),
+        "status,-subject",
+        "-operator,created_at",
+    ],
+)
+def test_sorted_not_walked_keeps_the_order_row_for_row(ordering):
+    # Ties on every column and NULL operators and times, ordered by the same rules.
+    holder = OperatorFactory(name="Ann")
+    at = timezone.now()
+    for n in range(12):
+        SupportRequestFactory(
+            subject=f"Printer {n % 3}",
+            taken=n % 4 == 0,
+            closed=n % 4 == 2,
+            operator=holder if n % 4 == 0 else None,
+            last_message_at=None if n % 5 == 0 else at,
+            created_at=at,
+        )
+    SupportRequestFactory(subject="Scanner")
+    params = {"search": "printer", "ordering": ordering}
+    filterset = SupportRequestFilter(APIRequestFactory().get(LIST, params).GET, list_request_ids())
+    assert filterset.is_valid()
+    ids = filterset.qs.values_list("pk", flat=True)
+
+    def pages(queryset) -> list[list[int]]:
+        return [list(queryset[start : start + 5]) for start in (0, 5, 10)]
+
+    assert str(sorted_not_walked(ids).query) != str(ids.query)  # another sort key
+    assert pages(sorted_not_walked(ids)) == pages(ids)
+    assert sorted(pk for page in pages(ids) for pk in page) == sorted(
+        r.pk for r in SupportRequest.objects.exclude(subject="Scanner")
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("ordering", ["subject", "-subject", "subject,-requester_email"])
+def test_a_sorted_page_of_the_list_is_the_walked_page(monkeypatch, ordering):
+    at = timezone.now()
+    for n in range(12):
+        SupportRequestFactory(
+            subject=f"Printer {n % 3}",
+            requester_email=f"r{n % 2}@example.com",
+            created_at=at,
+            closed=n >= 2,
+        )
+    params = {"search": "printer", "ordering": ordering}
+    filterset = SupportRequestFilter(APIRequestFactory().get(LIST, params).GET, list_request_ids())
+    assert filterset.is_valid()
+
+    def pages(sorted_at_most: int) -> list[list[int]]:
+        monkeypatch.setattr("requests_app.counts.SORTED_SEARCH_MAX", sorted_at_most)
+        rows = CountedRows(filterset.qs, filters=params)
+        assert rows.count() == 12
+        return [[row[0] for row in rows[start : start + 5]] for start in (0, 5, 10)]
+
+    assert pages(10_000) == pages(0)
