@@ -8,6 +8,7 @@ these fixtures use live in the `testing` package.
 import socket
 import uuid
 
+import hypothesis
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -15,7 +16,13 @@ from rest_framework.test import APIClient
 from operators_app.tests.factories import OperatorFactory, UserFactory
 from testing.clients import token_client
 from testing.databases import add_postgres_only_sql
-from testing.environment import missing, redis_available
+from testing.environment import IS_CI, missing, redis_available
+
+# Property tests explore new examples on developers' machines (remembered in .hypothesis/);
+# under CI they run the same examples every time, so a red run is red again on a rerun.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+if IS_CI:
+    hypothesis.settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

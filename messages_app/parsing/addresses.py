@@ -139,7 +139,8 @@ def message_ids(value: str) -> list[str]:
             found = _MESSAGE_ID.findall("".join(value.split()))
         if not found:
             found = [t.strip("<>") for t in value.replace(",", " ").split() if "@" in t]
-    return [f"<{inner}>" for inner in found if inner]
+    # An id keeps no angle bracket inside ("<0<@" is damage, not an id).
+    return [f"<{inner}>" for inner in found if inner and "<" not in inner and ">" not in inner]
 
 
 def _normalised(message_id: str) -> str:
