@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from operators_app.models import Operator
-from requests_app.models import ActorType, RequestEvent
+from requests_app.models import ActorType, EventType, RequestEvent
 
 
 @dataclass(frozen=True)
@@ -12,13 +12,13 @@ class EventRecord:
     """One event to write: which request, what happened, who did it and the details."""
 
     request_id: int
-    type: str
+    type: EventType
     operator: Operator | None = None
-    actor_type: str | None = None
+    actor_type: ActorType | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def _actor_type(record: EventRecord) -> str:
+def _actor_type(record: EventRecord) -> ActorType:
     if record.actor_type:
         return record.actor_type
     return ActorType.OPERATOR if record.operator is not None else ActorType.SYSTEM
@@ -45,9 +45,9 @@ def record_events(records: list[EventRecord]) -> None:
 def record_event(
     *,
     request_id: int,
-    type: str,
+    type: EventType,
     operator: Operator | None = None,
-    actor_type: str | None = None,
+    actor_type: ActorType | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
     """Write one event in the caller's transaction; the actor is the operator, else the system."""

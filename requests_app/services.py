@@ -206,7 +206,9 @@ def assign_request(*, request_id: int, actor: Operator, to_operator_id: int) -> 
     return support_request
 
 
-def _message_written(*, request_id: int, type: str, operator: Operator, message: Message) -> None:
+def _message_written(
+    *, request_id: int, type: EventType, operator: Operator, message: Message
+) -> None:
     """The lists' counts go stale and the request's history names the message."""
     requests_changed()
     record_event(

@@ -82,7 +82,7 @@ class OutboundMail:
     reply: str | None = None
 
 
-def record_messages(*, request_ids: list[int], kind: str, created_at: datetime) -> None:
+def record_messages(*, request_ids: list[int], kind: Kind, created_at: datetime) -> None:
     """Count one message of `kind` on each request, in one statement (requests_app writes
     the counters): a requester's or an operator's mail also says whose turn it is."""
     turns: dict[str, Party] = {Kind.REQUESTER: Party.REQUESTER, Kind.OPERATOR: Party.OPERATOR}
@@ -92,7 +92,7 @@ def record_messages(*, request_ids: list[int], kind: str, created_at: datetime) 
 def queue_outbound_message(
     *,
     support_request: SupportRequest,
-    kind: str,
+    kind: Kind,
     subject: str,
     body: str,
     html: str = "",
@@ -107,7 +107,7 @@ def queue_outbound_message(
 
 
 def queue_outbound_messages(
-    *, mails: list[OutboundMail], kind: str, operator: Operator | None = None
+    *, mails: list[OutboundMail], kind: Kind, operator: Operator | None = None
 ) -> list[Message]:
     """Store outbound mails to distinct requests as `pending` in one insert and one update
     whatever their number, and send them after commit."""
