@@ -315,23 +315,39 @@ def test_a_delivery_status_part_is_kept_as_its_body_text():
     )
 
 
-def test_a_multipart_without_boundary_is_read_with_the_one_its_lines_use():
-    raw = (
-        b"From: jane@example.com\r\nSubject: Lost boundary\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: multipart/mixed\r\n\r\n--XYZ\r\nContent-Type: text/plain\r\n\r\n"
-        b"First part.\r\n--XYZ\r\nContent-Type: text/plain\r\n\r\nSecond part.\r\n--XYZ--\r\n"
-    )
-    assert parse(raw).body == "First part.\n\nSecond part."
+BROKEN_MIXED = (
+    b"From: jane@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
+)
 
 
-def test_a_multipart_whose_boundary_cannot_be_guessed_is_kept_as_text():
-    raw = (
-        b"From: jane@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
-        b"--ONCE\r\nonly one delimiter line\r\n"
-    )
-    assert parse(raw).body == "--ONCE\nonly one delimiter line"
-    quoted = raw.replace(b"--ONCE", b'--"Q"') + b'--"Q"--\r\n'
-    assert parse(quoted).body == '--"Q"\nonly one delimiter line\n--"Q"--'
+@pytest.mark.parametrize(
+    ("content", "body"),
+    [
+        pytest.param(
+            b"--XYZ\r\nContent-Type: text/plain\r\n\r\nFirst part.\r\n"
+            b"--XYZ\r\nContent-Type: text/plain\r\n\r\nSecond part.\r\n--XYZ--\r\n",
+            "First part.\n\nSecond part.",
+            id="read-with-the-boundary-its-lines-use",
+        ),
+        pytest.param(
+            b"--ONCE\r\nonly one delimiter line\r\n",
+            "--ONCE\nonly one delimiter line",
+            id="boundary-cannot-be-guessed-kept-as-text",
+        ),
+        pytest.param(
+            b'--"Q"\r\nonly one delimiter line\r\n--"Q"--\r\n',
+            '--"Q"\nonly one delimiter line\n--"Q"--',
+            id="quoted-boundary-cannot-be-guessed-kept-as-text",
+        ),
+        pytest.param(
+            b"\xd0\xb9 text without parts\r\n",
+            "й text without parts",
+            id="undeclared-eight-bit-text-kept",
+        ),
+    ],
+)
+def test_a_multipart_without_a_boundary_parameter(content, body):
+    assert parse(BROKEN_MIXED + content).body == body
 
 
 def test_parts_name_their_content_id_and_a_default_file_name():
@@ -564,14 +580,6 @@ def test_the_sender_is_read_from_sender_when_from_has_no_address():
 def test_an_encoded_sender_is_decoded_before_it_is_read():
     email = parse(b"From: =?utf-8?b?SmFuZSA8amFuZUBleGFtcGxlLmNvbT4=?=\r\n\r\nx")
     assert email.from_email == "jane@example.com"
-
-
-def test_undeclared_eight_bit_text_of_a_broken_multipart_is_kept():
-    raw = (
-        b"From: jane@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
-        b"\xd0\xb9 text without parts\r\n"
-    )
-    assert parse(raw).body == "й text without parts"
 
 
 def test_an_unreferenced_attached_image_with_a_content_id_is_not_inline():
