@@ -366,15 +366,31 @@ def test_parts_name_their_content_id_and_a_default_file_name():
     assert parts.default_filename("x/unknown", 7) == "attachment-7.bin"
 
 
-def test_a_file_name_in_the_content_type_is_used_when_the_disposition_has_none():
-    raw = (
-        b"From: jane@example.com\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
-        b"Content-Type: text/plain\r\n\r\nBody\r\n--B\r\n"
-        b'Content-Type: application/pdf; name="by-type.pdf"\r\n\r\n%PDF\r\n--B--\r\n'
-    )
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            b"From: jane@example.com\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
+            b"Content-Type: text/plain\r\n\r\nBody\r\n--B\r\n"
+            b'Content-Type: application/pdf; name="by-type.pdf"\r\n\r\n%PDF\r\n--B--\r\n',
+            {"filename": "by-type.pdf", "inline": False},
+            id="file-name-from-the-content-type-when-the-disposition-has-none",
+        ),
+        pytest.param(
+            b"From: jane@example.com\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/related; boundary="B"\r\n\r\n--B\r\n'
+            b'Content-Type: text/html\r\n\r\n<p><img src="cid:shown@x"></p>\r\n--B\r\n'
+            b"Content-Type: image/png\r\nContent-ID: <hidden@x>\r\n"
+            b"Content-Disposition: attachment\r\n\r\nPNG\r\n--B--\r\n",
+            {"content_id": "hidden@x", "inline": False},
+            id="unreferenced-attached-image-with-a-content-id-is-not-inline",
+        ),
+    ],
+)
+def test_the_one_attachment_of_a_multipart(raw, expected):
     (attachment,) = parse(raw).attachments
-    assert (attachment.filename, attachment.inline) == ("by-type.pdf", False)
+    assert {key: getattr(attachment, key) for key in expected} == expected
 
 
 def test_a_part_with_a_content_id_and_no_disposition_is_inline():
@@ -580,18 +596,6 @@ def test_the_sender_is_read_from_sender_when_from_has_no_address():
 def test_an_encoded_sender_is_decoded_before_it_is_read():
     email = parse(b"From: =?utf-8?b?SmFuZSA8amFuZUBleGFtcGxlLmNvbT4=?=\r\n\r\nx")
     assert email.from_email == "jane@example.com"
-
-
-def test_an_unreferenced_attached_image_with_a_content_id_is_not_inline():
-    raw = (
-        b"From: jane@example.com\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/related; boundary="B"\r\n\r\n--B\r\n'
-        b'Content-Type: text/html\r\n\r\n<p><img src="cid:shown@x"></p>\r\n--B\r\n'
-        b"Content-Type: image/png\r\nContent-ID: <hidden@x>\r\n"
-        b"Content-Disposition: attachment\r\n\r\nPNG\r\n--B--\r\n"
-    )
-    (attachment,) = parse(raw).attachments
-    assert (attachment.content_id, attachment.inline) == ("hidden@x", False)
 
 
 def test_at_most_a_thousand_parts_are_listed():
