@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import urllib.parse
 import urllib.request
@@ -48,6 +47,7 @@ from testing.processes import (
     nginx_binary,
     production_env,
     redis_server,
+    run_python,
     superuser_env,
 )
 from testing.smtp import SMTPSink
@@ -540,15 +540,7 @@ def test_beat_schedules_the_outbox_redrive_and_the_worker_runs_it(stack):
 
 @pytest.mark.parametrize("role", ["web", "worker", "beat"])
 def test_the_container_health_checks_pass_for_every_role(stack, role):
-    result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "docker" / "healthcheck.py"), role],
-        env=stack.env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python(str(REPO_ROOT / "docker" / "healthcheck.py"), role, env=stack.env)
 
     assert result.returncode == 0, result.stdout + result.stderr
 

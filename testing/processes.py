@@ -214,10 +214,12 @@ def superuser_env(username: str, password: str) -> dict[str, str]:
     }
 
 
-def manage(*args: str, env: Mapping[str, str], cwd: Path = REPO_ROOT, timeout: float = 180) -> str:
-    """Run `manage.py <args>` to completion and return its output; raise on failure."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
+def run_python(
+    *args: str, env: Mapping[str, str], cwd: Path = REPO_ROOT, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with `args` to completion, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, *args],
         env=dict(env),
         cwd=cwd,
         capture_output=True,
@@ -225,6 +227,11 @@ def manage(*args: str, env: Mapping[str, str], cwd: Path = REPO_ROOT, timeout: f
         timeout=timeout,
         check=False,
     )
+
+
+def manage(*args: str, env: Mapping[str, str], cwd: Path = REPO_ROOT, timeout: float = 180) -> str:
+    """Run `manage.py <args>` to completion and return its output; raise on failure."""
+    result = run_python("manage.py", *args, env=env, cwd=cwd, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout

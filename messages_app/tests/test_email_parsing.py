@@ -2,7 +2,6 @@
 import base64
 import contextlib
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -25,13 +24,11 @@ from messages_app.parsing.text import (
     decode_raw,
     request_tokens,
 )
-
-EMAILS = Path(__file__).parent / "emails"
-ALL_FIXTURES = sorted(path.name for path in EMAILS.glob("*.eml"))
+from messages_app.tests.corpus import FIXTURES, fixture_bytes
 
 
 def parse(name: str):
-    return parse_raw_email((EMAILS / name).read_bytes())
+    return parse_raw_email(fixture_bytes(name))
 
 
 # --- the corpus -------------------------------------------------------------------
@@ -93,7 +90,7 @@ def test_corpus_sender_and_subject_are_decoded_and_normalised(name, sender, subj
     assert email.sender_error == ""
 
 
-@pytest.mark.parametrize("name", ALL_FIXTURES)
+@pytest.mark.parametrize("name", FIXTURES)
 def test_every_fixture_parses_into_database_safe_text(name):
     email = parse(name)
     for value in (email.subject, email.body, email.reply, email.html, email.from_name):
@@ -130,41 +127,48 @@ def test_gmail_reply_keeps_its_thread_headers():
     assert email.date == datetime(2026, 11, 17, 9, 42, 3, tzinfo=UTC)
 
 
-def test_gmail_reply_in_russian_is_cut_at_the_russian_quote_header():
-    email = parse("gmail_reply_ru.eml")
-    assert email.reply == (
+# Each client's reply is cut at its own quote header; the header stays in the full body.
+CLIENT_REPLIES = [
+    pytest.param(
+        "gmail_reply_ru.eml",
         "Добрый день!\n\nПринтер по-прежнему не печатает, горит красная лампочка.\n"
-        "Перезагрузка не помогла."
-    )
-    assert "пн, 16 нояб. 2026 г. в 12:15" in email.body
-
-
-def test_outlook_reply_drops_the_original_message_block_and_signature():
-    email = parse("outlook_reply.eml")
-    assert email.reply == (
+        "Перезагрузка не помогла.",
+        "пн, 16 нояб. 2026 г. в 12:15",
+        id="gmail-russian-quote-header",
+    ),
+    pytest.param(
+        "outlook_reply.eml",
         "Hello,\n\nThe VPN client keeps disconnecting every ten minutes since the update.\n"
-        "Could someone call me at extension 4417?"
-    )
-    assert "Sent: Monday, November 16, 2026 3:20 PM" in email.body
-
-
-def test_outlook_reply_in_windows_1251_is_decoded_and_cut_at_the_russian_header():
-    email = parse("outlook_reply_ru_cp1251.eml")
-    assert email.reply == (
+        "Could someone call me at extension 4417?",
+        "Sent: Monday, November 16, 2026 3:20 PM",
+        id="outlook-original-message-block-and-signature",
+    ),
+    pytest.param(
+        "outlook_reply_ru_cp1251.eml",
         "Здравствуйте!\n\nНе открывается общая папка \\\\fs01\\buh, пишет «Доступ запрещён».\n"
-        "Со вчерашнего дня."
-    )
-    assert "Отправлено: 16 ноября 2026 г. 17:40" in email.body
-
-
-def test_thunderbird_reply_in_8bit_koi8_r_is_decoded_and_cut_at_pishet():
-    email = parse("thunderbird_reply_ru_koi8r.eml")
-    assert email.reply == (
+        "Со вчерашнего дня.",
+        "Отправлено: 16 ноября 2026 г. 17:40",
+        id="outlook-windows-1251-russian-header",
+    ),
+    pytest.param(
+        "thunderbird_reply_ru_koi8r.eml",
         "Добрый вечер.\n\nНоутбук после обновления не видит принтер в сети.\n"
-        "Модель HP LaserJet M404, IP 10.0.5.23."
-    )
-    assert "16.11.2026 18:02, Service Desk пишет:" in email.body
-    assert email.headers["User-Agent"] == "Mozilla Thunderbird"
+        "Модель HP LaserJet M404, IP 10.0.5.23.",
+        "16.11.2026 18:02, Service Desk пишет:",
+        id="thunderbird-8bit-koi8-r-pishet",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "reply", "quote_header"), CLIENT_REPLIES)
+def test_client_reply_is_decoded_and_cut_at_its_quote_header(name, reply, quote_header):
+    email = parse(name)
+    assert email.reply == reply
+    assert quote_header in email.body
+
+
+def test_thunderbird_reply_keeps_its_user_agent_header():
+    assert parse("thunderbird_reply_ru_koi8r.eml").headers["User-Agent"] == "Mozilla Thunderbird"
 
 
 def test_apple_mail_replies_drop_the_quote_and_the_sent_from_line():

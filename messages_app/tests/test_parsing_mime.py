@@ -315,23 +315,39 @@ def test_a_delivery_status_part_is_kept_as_its_body_text():
     )
 
 
-def test_a_multipart_without_boundary_is_read_with_the_one_its_lines_use():
-    raw = (
-        b"From: jane@example.com\r\nSubject: Lost boundary\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: multipart/mixed\r\n\r\n--XYZ\r\nContent-Type: text/plain\r\n\r\n"
-        b"First part.\r\n--XYZ\r\nContent-Type: text/plain\r\n\r\nSecond part.\r\n--XYZ--\r\n"
-    )
-    assert parse(raw).body == "First part.\n\nSecond part."
+BROKEN_MIXED = (
+    b"From: jane@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
+)
 
 
-def test_a_multipart_whose_boundary_cannot_be_guessed_is_kept_as_text():
-    raw = (
-        b"From: jane@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
-        b"--ONCE\r\nonly one delimiter line\r\n"
-    )
-    assert parse(raw).body == "--ONCE\nonly one delimiter line"
-    quoted = raw.replace(b"--ONCE", b'--"Q"') + b'--"Q"--\r\n'
-    assert parse(quoted).body == '--"Q"\nonly one delimiter line\n--"Q"--'
+@pytest.mark.parametrize(
+    ("content", "body"),
+    [
+        pytest.param(
+            b"--XYZ\r\nContent-Type: text/plain\r\n\r\nFirst part.\r\n"
+            b"--XYZ\r\nContent-Type: text/plain\r\n\r\nSecond part.\r\n--XYZ--\r\n",
+            "First part.\n\nSecond part.",
+            id="read-with-the-boundary-its-lines-use",
+        ),
+        pytest.param(
+            b"--ONCE\r\nonly one delimiter line\r\n",
+            "--ONCE\nonly one delimiter line",
+            id="boundary-cannot-be-guessed-kept-as-text",
+        ),
+        pytest.param(
+            b'--"Q"\r\nonly one delimiter line\r\n--"Q"--\r\n',
+            '--"Q"\nonly one delimiter line\n--"Q"--',
+            id="quoted-boundary-cannot-be-guessed-kept-as-text",
+        ),
+        pytest.param(
+            b"\xd0\xb9 text without parts\r\n",
+            "й text without parts",
+            id="undeclared-eight-bit-text-kept",
+        ),
+    ],
+)
+def test_a_multipart_without_a_boundary_parameter(content, body):
+    assert parse(BROKEN_MIXED + content).body == body
 
 
 def test_parts_name_their_content_id_and_a_default_file_name():
@@ -350,15 +366,31 @@ def test_parts_name_their_content_id_and_a_default_file_name():
     assert parts.default_filename("x/unknown", 7) == "attachment-7.bin"
 
 
-def test_a_file_name_in_the_content_type_is_used_when_the_disposition_has_none():
-    raw = (
-        b"From: jane@example.com\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
-        b"Content-Type: text/plain\r\n\r\nBody\r\n--B\r\n"
-        b'Content-Type: application/pdf; name="by-type.pdf"\r\n\r\n%PDF\r\n--B--\r\n'
-    )
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            b"From: jane@example.com\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
+            b"Content-Type: text/plain\r\n\r\nBody\r\n--B\r\n"
+            b'Content-Type: application/pdf; name="by-type.pdf"\r\n\r\n%PDF\r\n--B--\r\n',
+            {"filename": "by-type.pdf", "inline": False},
+            id="file-name-from-the-content-type-when-the-disposition-has-none",
+        ),
+        pytest.param(
+            b"From: jane@example.com\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/related; boundary="B"\r\n\r\n--B\r\n'
+            b'Content-Type: text/html\r\n\r\n<p><img src="cid:shown@x"></p>\r\n--B\r\n'
+            b"Content-Type: image/png\r\nContent-ID: <hidden@x>\r\n"
+            b"Content-Disposition: attachment\r\n\r\nPNG\r\n--B--\r\n",
+            {"content_id": "hidden@x", "inline": False},
+            id="unreferenced-attached-image-with-a-content-id-is-not-inline",
+        ),
+    ],
+)
+def test_the_one_attachment_of_a_multipart(raw, expected):
     (attachment,) = parse(raw).attachments
-    assert (attachment.filename, attachment.inline) == ("by-type.pdf", False)
+    assert {key: getattr(attachment, key) for key in expected} == expected
 
 
 def test_a_part_with_a_content_id_and_no_disposition_is_inline():
@@ -564,26 +596,6 @@ def test_the_sender_is_read_from_sender_when_from_has_no_address():
 def test_an_encoded_sender_is_decoded_before_it_is_read():
     email = parse(b"From: =?utf-8?b?SmFuZSA8amFuZUBleGFtcGxlLmNvbT4=?=\r\n\r\nx")
     assert email.from_email == "jane@example.com"
-
-
-def test_undeclared_eight_bit_text_of_a_broken_multipart_is_kept():
-    raw = (
-        b"From: jane@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
-        b"\xd0\xb9 text without parts\r\n"
-    )
-    assert parse(raw).body == "й text without parts"
-
-
-def test_an_unreferenced_attached_image_with_a_content_id_is_not_inline():
-    raw = (
-        b"From: jane@example.com\r\nMIME-Version: 1.0\r\n"
-        b'Content-Type: multipart/related; boundary="B"\r\n\r\n--B\r\n'
-        b'Content-Type: text/html\r\n\r\n<p><img src="cid:shown@x"></p>\r\n--B\r\n'
-        b"Content-Type: image/png\r\nContent-ID: <hidden@x>\r\n"
-        b"Content-Disposition: attachment\r\n\r\nPNG\r\n--B--\r\n"
-    )
-    (attachment,) = parse(raw).attachments
-    assert (attachment.content_id, attachment.inline) == ("hidden@x", False)
 
 
 def test_at_most_a_thousand_parts_are_listed():

@@ -8,7 +8,6 @@ mail, and each mail is checked for the shape the service stores.
 
 import re
 from datetime import UTC
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,9 +22,8 @@ from messages_app.parsing.mime import (
 )
 from messages_app.parsing.replies import split_reply
 from messages_app.parsing.text import MAX_HEADER_VALUE, clean_filename, clean_text
+from messages_app.tests.corpus import FIXTURES, fixture_bytes
 
-EMAILS = Path(__file__).parent / "emails"
-FIXTURES = sorted(path.name for path in EMAILS.glob("*.eml"))
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 WORD = re.compile(r"\w+")
 OMISSIONS = (None, "too_large", "too_many")
@@ -171,7 +169,7 @@ def test_parser_reads_arbitrary_bytes_into_a_well_formed_mail(data):
     st.binary(min_size=1, max_size=64),
 )
 def test_parser_reads_damaged_real_mail_into_a_well_formed_mail(name, position, junk):
-    data = (EMAILS / name).read_bytes()
+    data = fixture_bytes(name)
     position %= len(data)
     parse(data[:position] + junk + data[position + len(junk) :])
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from testing.processes import run_python
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 LOCAL = "servicedesk.settings.local"
 PRODUCTION = "servicedesk.settings.production"
@@ -68,20 +70,8 @@ def _env(module: str | None, **overrides: str) -> dict[str, str]:
     return env
 
 
-def _python(*args: str, env: dict[str, str], timeout: int) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def _run(code: str, module: str | None = LOCAL, **overrides: str) -> subprocess.CompletedProcess:
-    return _python("-c", code, env=_env(module, **overrides), timeout=60)
+    return run_python("-c", code, env=_env(module, **overrides), timeout=60)
 
 
 def _settings(module: str = LOCAL, **overrides: str) -> dict:
@@ -213,7 +203,7 @@ def test_each_entry_point_chooses_its_settings_module_when_none_is_set(entry, mo
 
 
 def test_manage_py_runs_the_local_settings_when_none_is_set():
-    result = _python(
+    result = run_python(
         "manage.py",
         "shell",
         "-c",
@@ -233,7 +223,7 @@ def test_the_old_module_name_says_what_to_use_instead():
 
 
 def _check_deploy(**env: str) -> subprocess.CompletedProcess:
-    return _python(
+    return run_python(
         "manage.py",
         "check",
         "--deploy",
