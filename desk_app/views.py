@@ -52,6 +52,7 @@ from requests_app.services import (
     reply_to_request,
     take_request,
 )
+from servicedesk.api import validated
 from servicedesk.exceptions import DomainError
 
 STATUS_LABELS = {
@@ -212,13 +213,6 @@ def _failed(request, request_id: int, error, *, form: str, **extra):
     return _render(request, request_id, status=status, errors={form: describe(error)}, **extra)
 
 
-def _validated(serializer_class, **typed: str) -> dict[str, Any]:
-    """What the person typed, checked by the API's serializer (ValidationError if invalid)."""
-    serializer = serializer_class(data=typed)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _request_action(
     *,
     form: str,
@@ -281,10 +275,9 @@ def reply_view(request, request_id: int):
         refuse_oversized_upload(request)
     except AttachmentsTooLargeError as error:
         return _failed(request, request_id, error, form="reply")
-    reply = _validated(
+    reply = validated(
         ReplyCreateSerializer,
-        body=request.POST.get("body", ""),
-        subject=request.POST.get("subject", ""),
+        {"body": request.POST.get("body", ""), "subject": request.POST.get("subject", "")},
     )
     files = request.FILES.getlist("attachments")
     check_outbound_files(files)
@@ -331,7 +324,7 @@ def message_html_view(request, request_id: int, message_id: int):
 @_request_action(form="status", refused=(DomainError, ValidationError, DjangoValidationError))
 def assign_view(request, request_id: int):
     """Hand the request to an operator picked from the list (the API's assign)."""
-    chosen = _validated(AssignSerializer, operator=request.POST.get("operator", ""))
+    chosen = validated(AssignSerializer, {"operator": request.POST.get("operator", "")})
     assign_request(request_id=request_id, actor=request.operator, to_operator_id=chosen["operator"])
     return _after_action(request, request_id, notice=_("The request is handed over."))
 
@@ -341,7 +334,7 @@ def assign_view(request, request_id: int):
 @_request_action(form="note", refused=(DomainError, ValidationError), keeps=("body",))
 def note_view(request, request_id: int):
     """Add an internal note, never mailed (the API's note, with its validation)."""
-    note = _validated(NoteCreateSerializer, body=request.POST.get("body", ""))
+    note = validated(NoteCreateSerializer, {"body": request.POST.get("body", "")})
     add_note(request_id=request_id, operator=request.operator, body=note["body"])
     return _after_action(request, request_id, notice=_("The note is added."), sent="note-form")
 
