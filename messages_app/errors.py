@@ -3,22 +3,19 @@
 
 from rest_framework import exceptions, status
 
-from servicedesk.exceptions import DomainError
+from requests_app.errors import InvalidTransitionError
+from servicedesk.exceptions import DomainError, NotPermittedError
 
 # --- domain errors -----------------------------------------------------------------------
 
 
-class RequestClosedError(DomainError):
+class RequestClosedError(InvalidTransitionError):
     """A reply to a closed request: the same answer as any refused status change."""
 
-    status_code = status.HTTP_409_CONFLICT
-    code = "invalid_transition"
     default_detail = "A closed request cannot receive replies."
 
 
-class NotAuthorError(DomainError):
-    status_code = status.HTTP_403_FORBIDDEN
-    code = "permission_denied"
+class NotAuthorError(NotPermittedError):
     default_detail = "Only the author of a canned reply, or staff, may change it."
 
 
@@ -56,7 +53,6 @@ class PayloadTooLargeError(exceptions.APIException):
     default_detail = "The request body is larger than the server accepts."
 
 
-class TooManyMessagesError(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+class TooManyMessagesError(PayloadTooLargeError):
     default_code = "too_many_messages"
     default_detail = "The batch holds more messages than the server accepts."

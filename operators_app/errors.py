@@ -2,11 +2,10 @@
 
 from rest_framework import status
 
-from servicedesk.exceptions import DomainError
+from servicedesk.exceptions import DomainError, NotPermittedError
 
 
-class NoOperatorProfileError(DomainError):
-    status_code = status.HTTP_403_FORBIDDEN
+class NoOperatorProfileError(NotPermittedError):
     code = "no_operator_profile"
     default_detail = "This user has no active operator profile."
 

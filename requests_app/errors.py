@@ -2,31 +2,26 @@
 
 from typing import Any
 
-from rest_framework import status
-
-from servicedesk.exceptions import DomainError
+from servicedesk.exceptions import ConflictError, NotPermittedError
 
 
-class InvalidTransitionError(DomainError):
-    status_code = status.HTTP_409_CONFLICT
+class InvalidTransitionError(ConflictError):
     code = "invalid_transition"
     default_detail = "The request cannot make this status change."
 
 
-class AlreadyTakenError(DomainError):
-    status_code = status.HTTP_409_CONFLICT
+class AlreadyTakenError(ConflictError):
     code = "already_taken"
     default_detail = "Another operator already holds this request."
 
 
-class NotHolderError(DomainError):
-    status_code = status.HTTP_403_FORBIDDEN
-    code = "permission_denied"
+class NotHolderError(NotPermittedError):
     default_detail = "Only the operator holding this request, or staff, may do this."
 
 
-class OpenRequestExistsError(DomainError):
-    status_code = status.HTTP_409_CONFLICT
+class OpenRequestExistsError(ConflictError):
+    """Names the requester's open request, so a client can go there instead."""
+
     code = "open_request_exists"
     default_detail = "This requester already has an open request."
 

@@ -43,6 +43,22 @@ class DomainError(Exception):
         return {}
 
 
+class ConflictError(DomainError):
+    """The object's state refuses the operation (409); each case names its own `code`."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+class NotPermittedError(DomainError):
+    """The caller may not do this to this object: 403 `permission_denied`, DRF's own code,
+    with a `default_detail` that says who may."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "permission_denied"
+    default_detail = "You do not have permission to perform this action."
+
+
 def _error(
     detail: object, code: str, status_code: int, headers: dict[str, str] | None = None
 ) -> Response:
