@@ -112,39 +112,38 @@ class RequestDetailApi(APIView):
         return _request_response(id)
 
 
-@schema.request_take
-class RequestTakeApi(APIView):
+class RequestActionApi(APIView):
+    """A POST that changes one request through a service (`act`) and answers the request as
+    it is then; a request the service does not find is a 404."""
+
     permission_classes = [IsActiveOperator]
 
     def post(self, request, id: int):
         with _request_found():
-            take_request(request_id=id, operator=request.user.operator)
+            self.act(request, id)
         return _request_response(id)
+
+    def act(self, request, id: int) -> None:
+        raise NotImplementedError
+
+
+@schema.request_take
+class RequestTakeApi(RequestActionApi):
+    def act(self, request, id: int) -> None:
+        take_request(request_id=id, operator=request.user.operator)
 
 
 @schema.request_close
-class RequestCloseApi(APIView):
-    permission_classes = [IsActiveOperator]
-
-    def post(self, request, id: int):
-        with _request_found():
-            close_request(
-                request_id=id, operator=request.user.operator, is_staff=request.user.is_staff
-            )
-        return _request_response(id)
+class RequestCloseApi(RequestActionApi):
+    def act(self, request, id: int) -> None:
+        close_request(request_id=id, operator=request.user.operator, is_staff=request.user.is_staff)
 
 
 @schema.request_assign
-class RequestAssignApi(APIView):
-    permission_classes = [IsActiveOperator]
-
-    def post(self, request, id: int):
+class RequestAssignApi(RequestActionApi):
+    def act(self, request, id: int) -> None:
         to_operator_id = validated(AssignSerializer, request.data)["operator"]
-        with _request_found():
-            assign_request(
-                request_id=id, actor=request.user.operator, to_operator_id=to_operator_id
-            )
-        return _request_response(id)
+        assign_request(request_id=id, actor=request.user.operator, to_operator_id=to_operator_id)
 
 
 @schema.request_notes
