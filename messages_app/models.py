@@ -7,9 +7,9 @@ from requests_app.models import SupportRequest
 
 
 class Direction(models.TextChoices):
-    INBOUND = "inbound", "Inbound"
-    OUTBOUND = "outbound", "Outbound"
-    INTERNAL = "internal", "Internal"
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"
 
 
 class Kind(models.TextChoices):
@@ -20,9 +20,9 @@ class Kind(models.TextChoices):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class Route(models.TextChoices):

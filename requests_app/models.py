@@ -26,8 +26,8 @@ OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS)
 class Party(models.TextChoices):
     """Who wrote the newest human message of a request (automatic notices do not count)."""
 
-    REQUESTER = "requester", "Requester"
-    OPERATOR = "operator", "Operator"
+    REQUESTER = "requester"
+    OPERATOR = "operator"
 
 
 class SupportRequest(models.Model):
@@ -157,9 +157,9 @@ class EventType(models.TextChoices):
 
 
 class ActorType(models.TextChoices):
-    OPERATOR = "operator", "Operator"
-    REQUESTER = "requester", "Requester"
-    SYSTEM = "system", "System"
+    OPERATOR = "operator"
+    REQUESTER = "requester"
+    SYSTEM = "system"
 
 
 class RequestEvent(models.Model):

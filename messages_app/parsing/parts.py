@@ -36,13 +36,6 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 _BOUNDARY_LINE = re.compile(rb"^--([ -~]{1,70}?)[ \t]*\r?$", re.MULTILINE)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_EXTENSIONS = {
-    "message/rfc822": ".eml",
-    "message/global": ".eml",
-    "text/plain": ".txt",
-    "text/html": ".html",
-    "image/jpeg": ".jpg",
-}
 
 
 def raw_headers(msg: Message) -> dict[str, str]:
@@ -173,6 +166,17 @@ def walk(msg: Message, depth: int = 0) -> Iterator[Message]:
             yield msg
     else:
         yield msg
+
+
+# The common types' extensions are fixed here: `mimetypes` also reads the machine's
+# mime.types, which differs between hosts.
+_EXTENSIONS = {
+    "message/rfc822": ".eml",
+    "message/global": ".eml",
+    "text/plain": ".txt",
+    "text/html": ".html",
+    "image/jpeg": ".jpg",
+}
 
 
 def default_filename(kind: str, number: int) -> str:

@@ -26,19 +26,6 @@ MAX_JSON_KEY = 200
 REQUEST_TOKEN = re.compile(r"\[#(\d{1,18})\]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CHARSET_ALIASES = {
-    "win-1251": "windows-1251",
-    "win1251": "windows-1251",
-    "cp-1251": "windows-1251",
-    "x-cp1251": "windows-1251",
-    "windows1251": "windows-1251",
-    "koi8r": "koi8-r",
-    "x-mac-cyrillic": "mac-cyrillic",
-    "utf8": "utf-8",
-    "unicode-1-1-utf-7": "utf-7",
-    "x-unknown": "",
-    "unknown-8bit": "",
-}
 
 
 class InvalidRawError(ValueError):
@@ -133,6 +120,22 @@ def decode_words(value: str) -> str:
         return str(make_header(decode_header(value)))
     except (MessageError, LookupError, UnicodeError):
         return value
+
+
+# Charset names mail clients write that Python's codecs do not know; "" means no charset.
+_CHARSET_ALIASES = {
+    "win-1251": "windows-1251",
+    "win1251": "windows-1251",
+    "cp-1251": "windows-1251",
+    "x-cp1251": "windows-1251",
+    "windows1251": "windows-1251",
+    "koi8r": "koi8-r",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "utf8": "utf-8",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unknown": "",
+    "unknown-8bit": "",
+}
 
 
 def codec_name(charset: str | None) -> str | None:
