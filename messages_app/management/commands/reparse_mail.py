@@ -31,9 +31,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--since",
-            type=_since,
-            help="Only mail received at or after this date or time (ISO 8601).",
+            "--since", type=_since, help="Only mail received from this date or time on (ISO 8601)."
         )
         parser.add_argument(
             "--request",
