@@ -43,10 +43,10 @@ def test_normalize_subject(subject, expected):
 @pytest.mark.parametrize(
     ("subject", "expected"),
     [
-        ("Printer", "Re: Printer"),
-        ("Re: Printer", "Re: Printer"),
-        ("Re: [#3] Printer", "Re: Printer"),
-        ("", "Re:"),
+        pytest.param("Printer", "Re: Printer", id="adds-one-re"),
+        pytest.param("Re: Printer", "Re: Printer", id="keeps-one-re"),
+        pytest.param("Re: [#3] Printer", "Re: Printer", id="drops-the-token"),
+        pytest.param("", "Re:", id="without-a-topic"),
     ],
 )
 def test_reply_subject(subject, expected):

@@ -11,17 +11,9 @@ from messages_app.attachments import delete_messages
 from messages_app.inbound.ingest import InboundItem, ingest_batch
 from messages_app.tests.factories import InboundMessageFactory
 from operators_app.models import Operator
-from requests_app import counts
+from requests_app import counts, services
 from requests_app.counts import count_key, count_requests, requests_changed
 from requests_app.models import SupportRequest
-from requests_app.services import (
-    add_note,
-    assign_request,
-    close_request,
-    open_request,
-    reply_to_request,
-    take_request,
-)
 from requests_app.tests.factories import SupportRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -100,7 +92,7 @@ def mail(sender: str, text: str = "Hello") -> Callable[[], Any]:
 
 def taking(operator: Operator, staff: Operator) -> Change:
     first, *_ = SupportRequestFactory.create_batch(4)
-    return Change(NEW, 4, 3, lambda: take_request(request_id=first.pk, operator=operator))
+    return Change(NEW, 4, 3, lambda: services.take_request(request_id=first.pk, operator=operator))
 
 
 def assigning(operator: Operator, staff: Operator) -> Change:
@@ -109,7 +101,9 @@ def assigning(operator: Operator, staff: Operator) -> Change:
         NEW,
         4,
         3,
-        lambda: assign_request(request_id=first.pk, actor=staff, to_operator_id=operator.pk),
+        lambda: services.assign_request(
+            request_id=first.pk, actor=staff, to_operator_id=operator.pk
+        ),
     )
 
 
@@ -119,7 +113,7 @@ def closing(operator: Operator, staff: Operator) -> Change:
         {"status": "in_progress"},
         4,
         3,
-        lambda: close_request(request_id=first.pk, operator=operator),
+        lambda: services.close_request(request_id=first.pk, operator=operator),
     )
 
 
@@ -129,7 +123,7 @@ def opening(operator: Operator, staff: Operator) -> Change:
         {"status": "in_progress"},
         3,
         4,
-        lambda: open_request(
+        lambda: services.open_request(
             operator=operator, requester_email="caller@example.com", subject="Call", body="Hi"
         ),
     )
@@ -159,11 +153,11 @@ def writing_on_a_held_request(operator: Operator, write: Callable[..., Any], bod
 
 
 def replying(operator: Operator, staff: Operator) -> Change:
-    return writing_on_a_held_request(operator, reply_to_request, f"Is it {WORD}?")
+    return writing_on_a_held_request(operator, services.reply_to_request, f"Is it {WORD}?")
 
 
 def noting(operator: Operator, staff: Operator) -> Change:
-    return writing_on_a_held_request(operator, add_note, f"Likely the {WORD}.")
+    return writing_on_a_held_request(operator, services.add_note, f"Likely the {WORD}.")
 
 
 def deleting_a_message(operator: Operator, staff: Operator) -> Change:
@@ -311,7 +305,9 @@ def test_an_unreachable_redis_counts_every_time(
     assert warm(operator_client, **NEW) == 4
 
     with django_capture_on_commit_callbacks(execute=True):
-        take_request(request_id=first.pk, operator=operator)  # its retiring fails quietly too
+        services.take_request(
+            request_id=first.pk, operator=operator
+        )  # its retiring fails quietly too
 
     assert listed_count(operator_client, **NEW) == 3
     requests_changed()  # outside a transaction: runs now, raises nothing
