@@ -28,6 +28,7 @@ from servicedesk.api import (
     error_response,
     not_found_response,
     not_permitted_response,
+    operation,
     operator_responses,
     unsupported_media_response,
     validation_response,
@@ -158,88 +159,86 @@ canned_reply_detail = extend_schema_view(
     ),
 )
 
-attachment_download = extend_schema_view(
-    get=extend_schema(
-        operation_id="attachments_download",
-        tags=["attachments"],
-        summary="Download an attachment",
-        description=(
-            "The file's bytes, streamed. `Content-Type` is the declared type, except that "
-            "types a browser would run or render as a document (HTML, XHTML, SVG, XML, "
-            "JavaScript, anything unknown) are served as `application/octet-stream`. "
-            "Always `Content-Disposition: attachment` with an ASCII `filename` and a UTF-8 "
-            "`filename*`, `X-Content-Type-Options: nosniff`, `Content-Security-Policy: "
-            "default-src 'none'; sandbox` and `ETag: \"<sha256>\"`. `If-None-Match` with "
-            "that tag answers 304; a single `Range: bytes=a-b` answers 206."
+attachment_download = operation(
+    "get",
+    "attachments_download",
+    tags=["attachments"],
+    summary="Download an attachment",
+    description=(
+        "The file's bytes, streamed. `Content-Type` is the declared type, except that "
+        "types a browser would run or render as a document (HTML, XHTML, SVG, XML, "
+        "JavaScript, anything unknown) are served as `application/octet-stream`. "
+        "Always `Content-Disposition: attachment` with an ASCII `filename` and a UTF-8 "
+        "`filename*`, `X-Content-Type-Options: nosniff`, `Content-Security-Policy: "
+        "default-src 'none'; sandbox` and `ETag: \"<sha256>\"`. `If-None-Match` with "
+        "that tag answers 304; a single `Range: bytes=a-b` answers 206."
+    ),
+    parameters=[
+        OpenApiParameter(
+            "disposition",
+            OpenApiTypes.STR,
+            enum=["attachment", "inline"],
+            description="`inline` shows PNG, JPEG, GIF, WebP and PDF files in the "
+            "browser; every other type stays `attachment`.",
         ),
-        parameters=[
-            OpenApiParameter(
-                "disposition",
-                OpenApiTypes.STR,
-                enum=["attachment", "inline"],
-                description="`inline` shows PNG, JPEG, GIF, WebP and PDF files in the "
-                "browser; every other type stays `attachment`.",
-            ),
-            OpenApiParameter(
-                "Range",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="A single byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n`.",
-            ),
-            OpenApiParameter(
-                "If-None-Match",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="The ETag of a copy the client holds; 304 when it is current.",
-            ),
-        ],
-        responses=operator_responses(
-            {
-                (200, "application/octet-stream"): OpenApiResponse(
-                    OpenApiTypes.BINARY, description="The whole file."
-                ),
-                (206, "application/octet-stream"): OpenApiResponse(
-                    OpenApiTypes.BINARY,
-                    description="The requested byte range (`Content-Range: bytes a-b/size`).",
-                ),
-                304: OpenApiResponse(description="The client's copy (If-None-Match) is current."),
-            },
-            invalid=validation_response(
-                "A query parameter is given twice.", {"disposition": ["Give this parameter once."]}
-            ),
-            not_found=error_response(
-                "There is no such attachment, or it was omitted and has no bytes.",
-                ("not_found", "No attachment with this id."),
-            ),
-            more={
-                416: error_response(
-                    "The range starts past the end of the file (`Content-Range: bytes */size`).",
-                    ("range_not_satisfiable", "The range is outside the file of 70 bytes."),
-                )
-            },
+        OpenApiParameter(
+            "Range",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            description="A single byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n`.",
         ),
-    )
+        OpenApiParameter(
+            "If-None-Match",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            description="The ETag of a copy the client holds; 304 when it is current.",
+        ),
+    ],
+    responses=operator_responses(
+        {
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The whole file."
+            ),
+            (206, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The requested byte range (`Content-Range: bytes a-b/size`).",
+            ),
+            304: OpenApiResponse(description="The client's copy (If-None-Match) is current."),
+        },
+        invalid=validation_response(
+            "A query parameter is given twice.", {"disposition": ["Give this parameter once."]}
+        ),
+        not_found=error_response(
+            "There is no such attachment, or it was omitted and has no bytes.",
+            ("not_found", "No attachment with this id."),
+        ),
+        more={
+            416: error_response(
+                "The range starts past the end of the file (`Content-Range: bytes */size`).",
+                ("range_not_satisfiable", "The range is outside the file of 70 bytes."),
+            )
+        },
+    ),
 )
 
-raw_message_download = extend_schema_view(
-    get=extend_schema(
-        operation_id="messages_raw",
-        tags=TAGS,
-        summary="Download a message's raw mail",
-        description=(
-            "The original RFC 822 bytes of an inbound mail as it arrived (kept for every "
-            "mail that came in the raw form), as an attachment named `message-<id>.eml`."
+raw_message_download = operation(
+    "get",
+    "messages_raw",
+    tags=TAGS,
+    summary="Download a message's raw mail",
+    description=(
+        "The original RFC 822 bytes of an inbound mail as it arrived (kept for every "
+        "mail that came in the raw form), as an attachment named `message-<id>.eml`."
+    ),
+    responses=operator_responses(
+        {
+            (200, "message/rfc822"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The mail's bytes."
+            )
+        },
+        not_found=error_response(
+            "There is no such message, or its raw bytes are not kept.",
+            ("not_found", "No raw mail is kept for this message."),
         ),
-        responses=operator_responses(
-            {
-                (200, "message/rfc822"): OpenApiResponse(
-                    OpenApiTypes.BINARY, description="The mail's bytes."
-                )
-            },
-            not_found=error_response(
-                "There is no such message, or its raw bytes are not kept.",
-                ("not_found", "No raw mail is kept for this message."),
-            ),
-        ),
-    )
+    ),
 )

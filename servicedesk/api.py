@@ -1,11 +1,18 @@
 """Building blocks every API view shares: parsing, pagination, UTC times, documented errors."""
 
 import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, pagination, parsers, serializers
 
 # Deeper than any body the API takes; a client's nesting must never reach Python's
@@ -321,6 +328,13 @@ def unsupported_media_response(description: str) -> OpenApiResponse:
 
 
 OperationResponses = dict[int | tuple[int, str], Any]
+View = TypeVar("View", bound=type)
+
+
+def operation(method: str, operation_id: str, **schema: Any) -> Callable[[View], View]:
+    """The class decorator of a view that documents one method: `extend_schema_view` with
+    `extend_schema(operation_id=operation_id, **schema)` on `method` (`"get"`, `"post"`, ...)."""
+    return extend_schema_view(**{method: extend_schema(operation_id=operation_id, **schema)})
 
 
 def operator_responses(
