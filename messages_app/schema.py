@@ -23,9 +23,8 @@ from requests_app.schema import (
     request_closed_response,
 )
 from servicedesk.api import (
-    PAGE_INVALID,
-    PAGE_NOT_FOUND,
     error_response,
+    list_responses,
     not_found_response,
     not_permitted_response,
     operation,
@@ -55,11 +54,7 @@ request_messages = extend_schema_view(
         tags=TAGS,
         summary="List a request's messages",
         description="The request's messages, oldest first; paginated.",
-        responses=operator_responses(
-            {200: MessageSerializer(many=True)},
-            invalid=PAGE_INVALID,
-            not_found=REQUEST_OR_PAGE_NOT_FOUND,
-        ),
+        responses=list_responses(MessageSerializer, not_found=REQUEST_OR_PAGE_NOT_FOUND),
     ),
     post=extend_schema(
         operation_id="requests_messages_create",
@@ -104,11 +99,7 @@ canned_reply_list = extend_schema_view(
         tags=CANNED_TAGS,
         summary="List canned replies",
         description="Every canned reply, by title; paginated. Every operator reads them.",
-        responses=operator_responses(
-            {200: CannedReplySerializer(many=True)},
-            invalid=PAGE_INVALID,
-            not_found=PAGE_NOT_FOUND,
-        ),
+        responses=list_responses(CannedReplySerializer),
     ),
     post=extend_schema(
         operation_id="canned_replies_create",

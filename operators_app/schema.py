@@ -10,8 +10,8 @@ from operators_app.serializers import (
     TokenSerializer,
 )
 from servicedesk.api import (
-    PAGE_NOT_FOUND,
     error_response,
+    list_responses,
     operation,
     operator_responses,
     unsupported_media_response,
@@ -59,13 +59,12 @@ operator_list = extend_schema_view(
         tags=TAGS,
         summary="List operators",
         description="Every operator, by name, with the number of open requests each holds.",
-        responses=operator_responses(
-            {200: OperatorSerializer(many=True)},
+        responses=list_responses(
+            OperatorSerializer,
             invalid=validation_response(
                 "`page` or `page_size` is not a positive whole number.",
                 {"page": ["Enter a page number: a whole number from 1."]},
             ),
-            not_found=PAGE_NOT_FOUND,
         ),
     ),
     post=extend_schema(

@@ -23,9 +23,8 @@ from requests_app.serializers import (
     SupportRequestSerializer,
 )
 from servicedesk.api import (
-    PAGE_INVALID,
-    PAGE_NOT_FOUND,
     error_response,
+    list_responses,
     not_found_response,
     not_permitted_response,
     operation,
@@ -130,8 +129,8 @@ request_list = extend_schema_view(
         summary="List requests",
         description="Requests, filtered and ordered, newest first by default; paginated.",
         parameters=LIST_PARAMETERS,
-        responses=operator_responses(
-            {200: SupportRequestSerializer(many=True)},
+        responses=list_responses(
+            SupportRequestSerializer,
             invalid=validation_response(
                 "A query parameter is invalid.",
                 {
@@ -140,7 +139,6 @@ request_list = extend_schema_view(
                     ]
                 },
             ),
-            not_found=PAGE_NOT_FOUND,
         ),
     ),
     post=extend_schema(
@@ -293,9 +291,5 @@ request_events = operation(
         "`message_received`, `taken`, `assigned`, `replied`, `noted`, `closed`, "
         "`notice_sent`, `mail_failed`. `actor.type` is `operator`, `requester` or `system`."
     ),
-    responses=operator_responses(
-        {200: RequestEventSerializer(many=True)},
-        invalid=PAGE_INVALID,
-        not_found=REQUEST_OR_PAGE_NOT_FOUND,
-    ),
+    responses=list_responses(RequestEventSerializer, not_found=REQUEST_OR_PAGE_NOT_FOUND),
 )

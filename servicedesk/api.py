@@ -360,3 +360,15 @@ def operator_responses(
         if response is not None:
             responses[status_code] = response
     return responses | (more or {})
+
+
+def list_responses(
+    item: type[serializers.Serializer],
+    *,
+    invalid: OpenApiResponse = PAGE_INVALID,
+    not_found: OpenApiResponse = PAGE_NOT_FOUND,
+) -> OperationResponses:
+    """The documented answers of a paginated list of `item`: a page, 400 `invalid` page
+    parameters (or filters), 401, 403 no operator profile, 404 `not_found` (a page past the
+    last one)."""
+    return operator_responses({200: item(many=True)}, invalid=invalid, not_found=not_found)
