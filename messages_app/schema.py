@@ -23,6 +23,7 @@ from requests_app.schema import (
     request_closed_response,
 )
 from servicedesk.api import (
+    body_validation_response,
     error_response,
     list_responses,
     not_found_response,
@@ -75,11 +76,10 @@ request_messages = extend_schema_view(
         },
         responses=operator_responses(
             {201: MessageSerializer},
-            invalid=validation_response(
+            invalid=body_validation_response(
                 "The body is missing or empty, or a field is too long; or the request body is "
                 "not a JSON object.",
                 {"body": ["This field may not be blank."]},
-                body=True,
             ),
             not_found=REQUEST_NOT_FOUND,
             conflict=request_closed_response("A closed request cannot receive replies."),
@@ -108,10 +108,9 @@ canned_reply_list = extend_schema_view(
         request=CannedReplySerializer,
         responses=operator_responses(
             {201: CannedReplySerializer},
-            invalid=validation_response(
+            invalid=body_validation_response(
                 "A title or body is missing, empty or too long.",
                 {"title": ["This field may not be blank."]},
-                body=True,
             ),
         ),
     ),
@@ -132,10 +131,9 @@ canned_reply_detail = extend_schema_view(
         request=CannedReplySerializer(partial=True),
         responses=operator_responses(
             {200: CannedReplySerializer},
-            invalid=validation_response(
+            invalid=body_validation_response(
                 "A title or body is empty or too long.",
                 {"body": ["This field may not be blank."]},
-                body=True,
             ),
             forbidden=NOT_AUTHOR,
             not_found=CANNED_NOT_FOUND,

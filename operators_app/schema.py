@@ -10,6 +10,7 @@ from operators_app.serializers import (
     TokenSerializer,
 )
 from servicedesk.api import (
+    body_validation_response,
     error_response,
     list_responses,
     operation,
@@ -38,15 +39,11 @@ token_obtain = operation(
     request=TokenRequestSerializer,
     responses={
         200: TokenSerializer,
-        400: validation_response(
+        400: body_validation_response(
             "Wrong credentials (`invalid_credentials`), a missing field (field errors), or a "
             "body that is not a JSON object.",
             {"password": ["This field is required."]},
-            (
-                "invalid_credentials",
-                "Unable to log in with the provided username and password.",
-            ),
-            body=True,
+            ("invalid_credentials", "Unable to log in with the provided username and password."),
         ),
         415: unsupported_media_response("The body is neither JSON nor a form."),
         429: THROTTLED,
@@ -75,10 +72,9 @@ operator_list = extend_schema_view(
         request=OperatorCreateSerializer,
         responses=operator_responses(
             {201: OperatorSerializer},
-            invalid=validation_response(
+            invalid=body_validation_response(
                 "A field is invalid, or the username is taken; or the body is not a JSON object.",
                 {"username": ["A user with that username already exists."]},
-                body=True,
             ),
             forbidden=error_response(
                 "The caller is not staff.",

@@ -23,6 +23,7 @@ from requests_app.serializers import (
     SupportRequestSerializer,
 )
 from servicedesk.api import (
+    body_validation_response,
     error_response,
     list_responses,
     not_found_response,
@@ -157,10 +158,9 @@ request_list = extend_schema_view(
         },
         responses=operator_responses(
             {201: SupportRequestSerializer},
-            invalid=validation_response(
+            invalid=body_validation_response(
                 "A bad address, an empty subject or body, or a body that is not a JSON object.",
                 {"requester_email": ["Enter a valid email address."]},
-                body=True,
             ),
             conflict=OpenApiResponse(
                 response=OpenRequestExistsSerializer,
@@ -245,10 +245,9 @@ request_assign = operation(
     request=AssignSerializer,
     responses=operator_responses(
         {200: SupportRequestSerializer},
-        invalid=validation_response(
+        invalid=body_validation_response(
             "Unknown or inactive operator, or a body that is not a JSON object.",
             {"operator": ["There is no active operator with this id."]},
-            body=True,
         ),
         forbidden=not_permitted_response(
             "the caller is neither staff nor the holder",
@@ -272,10 +271,9 @@ request_notes = operation(
     request=NoteCreateSerializer,
     responses=operator_responses(
         {201: MessageSerializer},
-        invalid=validation_response(
+        invalid=body_validation_response(
             "The body is missing or empty, or the request body is not a JSON object.",
             {"body": ["This field may not be blank."]},
-            body=True,
         ),
         not_found=REQUEST_NOT_FOUND,
     ),
