@@ -261,30 +261,28 @@ BAD_REQUEST = PolymorphicProxySerializer(
 )
 
 
-def validation_response(description: str, example: dict) -> OpenApiResponse:
-    """A documented 400: field errors `{"<field>": ["<message>", ...]}` (`example`), or an
-    error about the input as a whole as `{"detail", "code"}`."""
-    return _bad_request(description, example, ())
-
-
-def body_validation_response(
+def validation_response(
     description: str, example: dict, *cases: tuple[str, str]
 ) -> OpenApiResponse:
-    """The 400 of an operation that reads a body, as `validation_response` with examples of
-    errors about the body as a whole too: one per (code, detail), and a JSON parse error."""
-    parse_error = ("parse_error", "JSON parse error - Expecting value: line 1 column 1.")
-    return _bad_request(description, example, (*cases, parse_error))
-
-
-def _bad_request(
-    description: str, example: dict, cases: tuple[tuple[str, str], ...]
-) -> OpenApiResponse:
+    """A documented 400: field errors `{"<field>": ["<message>", ...]}` (`example`), or an
+    error about the input as a whole as `{"detail", "code"}` (an example per (code, detail))."""
     examples = [OpenApiExample("invalid", value=example, response_only=True)]
     examples += [
         OpenApiExample(code, value={"detail": detail, "code": code}, response_only=True)
         for code, detail in cases
     ]
     return OpenApiResponse(response=BAD_REQUEST, description=description, examples=examples)
+
+
+_PARSE_ERROR_CASE = ("parse_error", "JSON parse error - Expecting value: line 1 column 1.")
+
+
+def body_validation_response(
+    description: str, example: dict, *cases: tuple[str, str]
+) -> OpenApiResponse:
+    """The 400 of an operation that reads a body: `validation_response` with a JSON parse
+    error among the `cases`."""
+    return validation_response(description, example, *cases, _PARSE_ERROR_CASE)
 
 
 UNAUTHENTICATED = error_response(
