@@ -132,8 +132,7 @@ canned_reply_detail = extend_schema_view(
         responses=operator_responses(
             {200: CannedReplySerializer},
             invalid=body_validation_response(
-                "A title or body is empty or too long.",
-                {"body": ["This field may not be blank."]},
+                "A title or body is empty or too long.", {"body": ["This field may not be blank."]}
             ),
             forbidden=NOT_AUTHOR,
             not_found=CANNED_NOT_FOUND,
