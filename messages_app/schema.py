@@ -23,11 +23,12 @@ from requests_app.schema import (
     request_closed_response,
 )
 from servicedesk.api import (
-    PAGE_INVALID,
-    PAGE_NOT_FOUND,
+    body_validation_response,
     error_response,
+    list_responses,
     not_found_response,
     not_permitted_response,
+    operation,
     operator_responses,
     unsupported_media_response,
     validation_response,
@@ -54,11 +55,7 @@ request_messages = extend_schema_view(
         tags=TAGS,
         summary="List a request's messages",
         description="The request's messages, oldest first; paginated.",
-        responses=operator_responses(
-            {200: MessageSerializer(many=True)},
-            invalid=PAGE_INVALID,
-            not_found=REQUEST_OR_PAGE_NOT_FOUND,
-        ),
+        responses=list_responses(MessageSerializer, not_found=REQUEST_OR_PAGE_NOT_FOUND),
     ),
     post=extend_schema(
         operation_id="requests_messages_create",
@@ -79,11 +76,10 @@ request_messages = extend_schema_view(
         },
         responses=operator_responses(
             {201: MessageSerializer},
-            invalid=validation_response(
+            invalid=body_validation_response(
                 "The body is missing or empty, or a field is too long; or the request body is "
                 "not a JSON object.",
                 {"body": ["This field may not be blank."]},
-                body=True,
             ),
             not_found=REQUEST_NOT_FOUND,
             conflict=request_closed_response("A closed request cannot receive replies."),
@@ -103,11 +99,7 @@ canned_reply_list = extend_schema_view(
         tags=CANNED_TAGS,
         summary="List canned replies",
         description="Every canned reply, by title; paginated. Every operator reads them.",
-        responses=operator_responses(
-            {200: CannedReplySerializer(many=True)},
-            invalid=PAGE_INVALID,
-            not_found=PAGE_NOT_FOUND,
-        ),
+        responses=list_responses(CannedReplySerializer),
     ),
     post=extend_schema(
         operation_id="canned_replies_create",
@@ -116,10 +108,9 @@ canned_reply_list = extend_schema_view(
         request=CannedReplySerializer,
         responses=operator_responses(
             {201: CannedReplySerializer},
-            invalid=validation_response(
+            invalid=body_validation_response(
                 "A title or body is missing, empty or too long.",
                 {"title": ["This field may not be blank."]},
-                body=True,
             ),
         ),
     ),
@@ -140,10 +131,8 @@ canned_reply_detail = extend_schema_view(
         request=CannedReplySerializer(partial=True),
         responses=operator_responses(
             {200: CannedReplySerializer},
-            invalid=validation_response(
-                "A title or body is empty or too long.",
-                {"body": ["This field may not be blank."]},
-                body=True,
+            invalid=body_validation_response(
+                "A title or body is empty or too long.", {"body": ["This field may not be blank."]}
             ),
             forbidden=NOT_AUTHOR,
             not_found=CANNED_NOT_FOUND,
@@ -158,88 +147,86 @@ canned_reply_detail = extend_schema_view(
     ),
 )
 
-attachment_download = extend_schema_view(
-    get=extend_schema(
-        operation_id="attachments_download",
-        tags=["attachments"],
-        summary="Download an attachment",
-        description=(
-            "The file's bytes, streamed. `Content-Type` is the declared type, except that "
-            "types a browser would run or render as a document (HTML, XHTML, SVG, XML, "
-            "JavaScript, anything unknown) are served as `application/octet-stream`. "
-            "Always `Content-Disposition: attachment` with an ASCII `filename` and a UTF-8 "
-            "`filename*`, `X-Content-Type-Options: nosniff`, `Content-Security-Policy: "
-            "default-src 'none'; sandbox` and `ETag: \"<sha256>\"`. `If-None-Match` with "
-            "that tag answers 304; a single `Range: bytes=a-b` answers 206."
+attachment_download = operation(
+    "get",
+    "attachments_download",
+    tags=["attachments"],
+    summary="Download an attachment",
+    description=(
+        "The file's bytes, streamed. `Content-Type` is the declared type, except that "
+        "types a browser would run or render as a document (HTML, XHTML, SVG, XML, "
+        "JavaScript, anything unknown) are served as `application/octet-stream`. "
+        "Always `Content-Disposition: attachment` with an ASCII `filename` and a UTF-8 "
+        "`filename*`, `X-Content-Type-Options: nosniff`, `Content-Security-Policy: "
+        "default-src 'none'; sandbox` and `ETag: \"<sha256>\"`. `If-None-Match` with "
+        "that tag answers 304; a single `Range: bytes=a-b` answers 206."
+    ),
+    parameters=[
+        OpenApiParameter(
+            "disposition",
+            OpenApiTypes.STR,
+            enum=["attachment", "inline"],
+            description="`inline` shows PNG, JPEG, GIF, WebP and PDF files in the "
+            "browser; every other type stays `attachment`.",
         ),
-        parameters=[
-            OpenApiParameter(
-                "disposition",
-                OpenApiTypes.STR,
-                enum=["attachment", "inline"],
-                description="`inline` shows PNG, JPEG, GIF, WebP and PDF files in the "
-                "browser; every other type stays `attachment`.",
-            ),
-            OpenApiParameter(
-                "Range",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="A single byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n`.",
-            ),
-            OpenApiParameter(
-                "If-None-Match",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="The ETag of a copy the client holds; 304 when it is current.",
-            ),
-        ],
-        responses=operator_responses(
-            {
-                (200, "application/octet-stream"): OpenApiResponse(
-                    OpenApiTypes.BINARY, description="The whole file."
-                ),
-                (206, "application/octet-stream"): OpenApiResponse(
-                    OpenApiTypes.BINARY,
-                    description="The requested byte range (`Content-Range: bytes a-b/size`).",
-                ),
-                304: OpenApiResponse(description="The client's copy (If-None-Match) is current."),
-            },
-            invalid=validation_response(
-                "A query parameter is given twice.", {"disposition": ["Give this parameter once."]}
-            ),
-            not_found=error_response(
-                "There is no such attachment, or it was omitted and has no bytes.",
-                ("not_found", "No attachment with this id."),
-            ),
-            more={
-                416: error_response(
-                    "The range starts past the end of the file (`Content-Range: bytes */size`).",
-                    ("range_not_satisfiable", "The range is outside the file of 70 bytes."),
-                )
-            },
+        OpenApiParameter(
+            "Range",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            description="A single byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n`.",
         ),
-    )
+        OpenApiParameter(
+            "If-None-Match",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            description="The ETag of a copy the client holds; 304 when it is current.",
+        ),
+    ],
+    responses=operator_responses(
+        {
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The whole file."
+            ),
+            (206, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The requested byte range (`Content-Range: bytes a-b/size`).",
+            ),
+            304: OpenApiResponse(description="The client's copy (If-None-Match) is current."),
+        },
+        invalid=validation_response(
+            "A query parameter is given twice.", {"disposition": ["Give this parameter once."]}
+        ),
+        not_found=error_response(
+            "There is no such attachment, or it was omitted and has no bytes.",
+            ("not_found", "No attachment with this id."),
+        ),
+        more={
+            416: error_response(
+                "The range starts past the end of the file (`Content-Range: bytes */size`).",
+                ("range_not_satisfiable", "The range is outside the file of 70 bytes."),
+            )
+        },
+    ),
 )
 
-raw_message_download = extend_schema_view(
-    get=extend_schema(
-        operation_id="messages_raw",
-        tags=TAGS,
-        summary="Download a message's raw mail",
-        description=(
-            "The original RFC 822 bytes of an inbound mail as it arrived (kept for every "
-            "mail that came in the raw form), as an attachment named `message-<id>.eml`."
+raw_message_download = operation(
+    "get",
+    "messages_raw",
+    tags=TAGS,
+    summary="Download a message's raw mail",
+    description=(
+        "The original RFC 822 bytes of an inbound mail as it arrived (kept for every "
+        "mail that came in the raw form), as an attachment named `message-<id>.eml`."
+    ),
+    responses=operator_responses(
+        {
+            (200, "message/rfc822"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The mail's bytes."
+            )
+        },
+        not_found=error_response(
+            "There is no such message, or its raw bytes are not kept.",
+            ("not_found", "No raw mail is kept for this message."),
         ),
-        responses=operator_responses(
-            {
-                (200, "message/rfc822"): OpenApiResponse(
-                    OpenApiTypes.BINARY, description="The mail's bytes."
-                )
-            },
-            not_found=error_response(
-                "There is no such message, or its raw bytes are not kept.",
-                ("not_found", "No raw mail is kept for this message."),
-            ),
-        ),
-    )
+    ),
 )

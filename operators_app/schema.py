@@ -10,8 +10,10 @@ from operators_app.serializers import (
     TokenSerializer,
 )
 from servicedesk.api import (
-    PAGE_NOT_FOUND,
+    body_validation_response,
     error_response,
+    list_responses,
+    operation,
     operator_responses,
     unsupported_media_response,
     validation_response,
@@ -23,34 +25,29 @@ THROTTLED = error_response(
     ("throttled", "Too many failed logins. Expected available in 60 seconds."),
 )
 
-token_obtain = extend_schema_view(
-    post=extend_schema(
-        operation_id="auth_token_create",
-        tags=["auth"],
-        summary="Obtain an API token",
-        description=(
-            "Exchanges a username and password for the user's API token, sent afterwards as "
-            "`Authorization: Token <key>`. Past 10 failed logins in a minute, per client "
-            "address and per username, the next attempts answer 429."
-        ),
-        auth=[],
-        request=TokenRequestSerializer,
-        responses={
-            200: TokenSerializer,
-            400: validation_response(
-                "Wrong credentials (`invalid_credentials`), a missing field (field errors), or a "
-                "body that is not a JSON object.",
-                {"password": ["This field is required."]},
-                (
-                    "invalid_credentials",
-                    "Unable to log in with the provided username and password.",
-                ),
-                body=True,
-            ),
-            415: unsupported_media_response("The body is neither JSON nor a form."),
-            429: THROTTLED,
-        },
+token_obtain = operation(
+    "post",
+    "auth_token_create",
+    tags=["auth"],
+    summary="Obtain an API token",
+    description=(
+        "Exchanges a username and password for the user's API token, sent afterwards as "
+        "`Authorization: Token <key>`. Past 10 failed logins in a minute, per client "
+        "address and per username, the next attempts answer 429."
     ),
+    auth=[],
+    request=TokenRequestSerializer,
+    responses={
+        200: TokenSerializer,
+        400: body_validation_response(
+            "Wrong credentials (`invalid_credentials`), a missing field (field errors), or a "
+            "body that is not a JSON object.",
+            {"password": ["This field is required."]},
+            ("invalid_credentials", "Unable to log in with the provided username and password."),
+        ),
+        415: unsupported_media_response("The body is neither JSON nor a form."),
+        429: THROTTLED,
+    },
 )
 
 operator_list = extend_schema_view(
@@ -59,13 +56,12 @@ operator_list = extend_schema_view(
         tags=TAGS,
         summary="List operators",
         description="Every operator, by name, with the number of open requests each holds.",
-        responses=operator_responses(
-            {200: OperatorSerializer(many=True)},
+        responses=list_responses(
+            OperatorSerializer,
             invalid=validation_response(
                 "`page` or `page_size` is not a positive whole number.",
                 {"page": ["Enter a page number: a whole number from 1."]},
             ),
-            not_found=PAGE_NOT_FOUND,
         ),
     ),
     post=extend_schema(
@@ -76,10 +72,9 @@ operator_list = extend_schema_view(
         request=OperatorCreateSerializer,
         responses=operator_responses(
             {201: OperatorSerializer},
-            invalid=validation_response(
+            invalid=body_validation_response(
                 "A field is invalid, or the username is taken; or the body is not a JSON object.",
                 {"username": ["A user with that username already exists."]},
-                body=True,
             ),
             forbidden=error_response(
                 "The caller is not staff.",
@@ -90,11 +85,10 @@ operator_list = extend_schema_view(
     ),
 )
 
-operator_me = extend_schema_view(
-    get=extend_schema(
-        operation_id="operators_me",
-        tags=TAGS,
-        summary="The caller's operator profile",
-        responses=operator_responses({200: OperatorSerializer}),
-    ),
+operator_me = operation(
+    "get",
+    "operators_me",
+    tags=TAGS,
+    summary="The caller's operator profile",
+    responses=operator_responses({200: OperatorSerializer}),
 )

@@ -23,11 +23,12 @@ from requests_app.serializers import (
     SupportRequestSerializer,
 )
 from servicedesk.api import (
-    PAGE_INVALID,
-    PAGE_NOT_FOUND,
+    body_validation_response,
     error_response,
+    list_responses,
     not_found_response,
     not_permitted_response,
+    operation,
     operator_responses,
     validation_response,
 )
@@ -129,8 +130,8 @@ request_list = extend_schema_view(
         summary="List requests",
         description="Requests, filtered and ordered, newest first by default; paginated.",
         parameters=LIST_PARAMETERS,
-        responses=operator_responses(
-            {200: SupportRequestSerializer(many=True)},
+        responses=list_responses(
+            SupportRequestSerializer,
             invalid=validation_response(
                 "A query parameter is invalid.",
                 {
@@ -139,7 +140,6 @@ request_list = extend_schema_view(
                     ]
                 },
             ),
-            not_found=PAGE_NOT_FOUND,
         ),
     ),
     post=extend_schema(
@@ -158,10 +158,9 @@ request_list = extend_schema_view(
         },
         responses=operator_responses(
             {201: SupportRequestSerializer},
-            invalid=validation_response(
+            invalid=body_validation_response(
                 "A bad address, an empty subject or body, or a body that is not a JSON object.",
                 {"requester_email": ["Enter a valid email address."]},
-                body=True,
             ),
             conflict=OpenApiResponse(
                 response=OpenRequestExistsSerializer,
@@ -182,125 +181,113 @@ request_list = extend_schema_view(
     ),
 )
 
-request_detail = extend_schema_view(
-    get=extend_schema(
-        operation_id="requests_retrieve",
-        tags=TAGS,
-        summary="Get a request",
-        responses=operator_responses({200: SupportRequestSerializer}, not_found=REQUEST_NOT_FOUND),
-    )
+request_detail = operation(
+    "get",
+    "requests_retrieve",
+    tags=TAGS,
+    summary="Get a request",
+    responses=operator_responses({200: SupportRequestSerializer}, not_found=REQUEST_NOT_FOUND),
 )
 
-request_take = extend_schema_view(
-    post=extend_schema(
-        operation_id="requests_take",
-        tags=TAGS,
-        summary="Take a request",
-        description=(
-            "The caller takes a `new` request: it becomes `in_progress` with the caller as "
-            'operator, and a "taken" notice is queued to the requester. Taking a request the '
-            "caller already holds answers 200 and changes nothing. No body."
+request_take = operation(
+    "post",
+    "requests_take",
+    tags=TAGS,
+    summary="Take a request",
+    description=(
+        "The caller takes a `new` request: it becomes `in_progress` with the caller as "
+        'operator, and a "taken" notice is queued to the requester. Taking a request the '
+        "caller already holds answers 200 and changes nothing. No body."
+    ),
+    request=None,
+    responses=operator_responses(
+        {200: SupportRequestSerializer},
+        not_found=REQUEST_NOT_FOUND,
+        conflict=error_response(
+            "Another operator holds the request, or it is closed.",
+            ("already_taken", "Another operator already holds this request."),
+            ("invalid_transition", "A request in status 'closed' cannot become 'in_progress'."),
         ),
-        request=None,
-        responses=operator_responses(
-            {200: SupportRequestSerializer},
-            not_found=REQUEST_NOT_FOUND,
-            conflict=error_response(
-                "Another operator holds the request, or it is closed.",
-                ("already_taken", "Another operator already holds this request."),
-                ("invalid_transition", "A request in status 'closed' cannot become 'in_progress'."),
-            ),
-        ),
-    )
+    ),
 )
 
-request_close = extend_schema_view(
-    post=extend_schema(
-        operation_id="requests_close",
-        tags=TAGS,
-        summary="Close a request",
-        description=(
-            'Closes a `new` or `in_progress` request and queues a "closed" notice to the '
-            "requester. A request another operator holds may be closed only by staff. No body."
+request_close = operation(
+    "post",
+    "requests_close",
+    tags=TAGS,
+    summary="Close a request",
+    description=(
+        'Closes a `new` or `in_progress` request and queues a "closed" notice to the '
+        "requester. A request another operator holds may be closed only by staff. No body."
+    ),
+    request=None,
+    responses=operator_responses(
+        {200: SupportRequestSerializer},
+        forbidden=not_permitted_response(
+            "the request is held by another operator and the caller is not staff",
+            "This request is held by another operator; only staff may close it.",
         ),
-        request=None,
-        responses=operator_responses(
-            {200: SupportRequestSerializer},
-            forbidden=not_permitted_response(
-                "the request is held by another operator and the caller is not staff",
-                "This request is held by another operator; only staff may close it.",
-            ),
-            not_found=REQUEST_NOT_FOUND,
-            conflict=TRANSITION_CONFLICT,
-        ),
-    )
+        not_found=REQUEST_NOT_FOUND,
+        conflict=TRANSITION_CONFLICT,
+    ),
 )
 
-request_assign = extend_schema_view(
-    post=extend_schema(
-        operation_id="requests_assign",
-        tags=TAGS,
-        summary="Assign a request",
-        description=(
-            "Hands a request to an operator. Staff may assign any open request; the operator "
-            'who holds it may hand it on. A `new` request becomes `in_progress` and the "taken" '
-            "notice is queued; handing on an `in_progress` request sends no mail."
+request_assign = operation(
+    "post",
+    "requests_assign",
+    tags=TAGS,
+    summary="Assign a request",
+    description=(
+        "Hands a request to an operator. Staff may assign any open request; the operator "
+        'who holds it may hand it on. A `new` request becomes `in_progress` and the "taken" '
+        "notice is queued; handing on an `in_progress` request sends no mail."
+    ),
+    request=AssignSerializer,
+    responses=operator_responses(
+        {200: SupportRequestSerializer},
+        invalid=body_validation_response(
+            "Unknown or inactive operator, or a body that is not a JSON object.",
+            {"operator": ["There is no active operator with this id."]},
         ),
-        request=AssignSerializer,
-        responses=operator_responses(
-            {200: SupportRequestSerializer},
-            invalid=validation_response(
-                "Unknown or inactive operator, or a body that is not a JSON object.",
-                {"operator": ["There is no active operator with this id."]},
-                body=True,
-            ),
-            forbidden=not_permitted_response(
-                "the caller is neither staff nor the holder",
-                "Only staff, or the operator holding this request, may assign it.",
-            ),
-            not_found=REQUEST_NOT_FOUND,
-            conflict=request_closed_response("A closed request cannot be assigned."),
+        forbidden=not_permitted_response(
+            "the caller is neither staff nor the holder",
+            "Only staff, or the operator holding this request, may assign it.",
         ),
-    )
+        not_found=REQUEST_NOT_FOUND,
+        conflict=request_closed_response("A closed request cannot be assigned."),
+    ),
 )
 
-request_notes = extend_schema_view(
-    post=extend_schema(
-        operation_id="requests_notes_create",
-        tags=TAGS,
-        summary="Add an internal note",
-        description=(
-            "An internal note: a message of kind `note`, direction `internal`, listed among the "
-            "messages for operators and never mailed. Allowed on closed requests. It changes "
-            "neither `waiting_on` nor `last_message_at`."
+request_notes = operation(
+    "post",
+    "requests_notes_create",
+    tags=TAGS,
+    summary="Add an internal note",
+    description=(
+        "An internal note: a message of kind `note`, direction `internal`, listed among the "
+        "messages for operators and never mailed. Allowed on closed requests. It changes "
+        "neither `waiting_on` nor `last_message_at`."
+    ),
+    request=NoteCreateSerializer,
+    responses=operator_responses(
+        {201: MessageSerializer},
+        invalid=body_validation_response(
+            "The body is missing or empty, or the request body is not a JSON object.",
+            {"body": ["This field may not be blank."]},
         ),
-        request=NoteCreateSerializer,
-        responses=operator_responses(
-            {201: MessageSerializer},
-            invalid=validation_response(
-                "The body is missing or empty, or the request body is not a JSON object.",
-                {"body": ["This field may not be blank."]},
-                body=True,
-            ),
-            not_found=REQUEST_NOT_FOUND,
-        ),
-    )
+        not_found=REQUEST_NOT_FOUND,
+    ),
 )
 
-request_events = extend_schema_view(
-    get=extend_schema(
-        operation_id="requests_events_list",
-        tags=TAGS,
-        summary="A request's history",
-        description=(
-            "What happened to the request, oldest first; paginated. Types: `created`, "
-            "`message_received`, `taken`, `assigned`, `replied`, `noted`, `closed`, "
-            "`notice_sent`, `mail_failed`. `actor.type` is `operator`, `requester` or `system`."
-        ),
-        responses=operator_responses(
-            {200: RequestEventSerializer(many=True)},
-            invalid=PAGE_INVALID,
-            not_found=REQUEST_OR_PAGE_NOT_FOUND,
-        ),
-    )
+request_events = operation(
+    "get",
+    "requests_events_list",
+    tags=TAGS,
+    summary="A request's history",
+    description=(
+        "What happened to the request, oldest first; paginated. Types: `created`, "
+        "`message_received`, `taken`, `assigned`, `replied`, `noted`, `closed`, "
+        "`notice_sent`, `mail_failed`. `actor.type` is `operator`, `requester` or `system`."
+    ),
+    responses=list_responses(RequestEventSerializer, not_found=REQUEST_OR_PAGE_NOT_FOUND),
 )

@@ -1,11 +1,18 @@
 """Building blocks every API view shares: parsing, pagination, UTC times, documented errors."""
 
 import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, pagination, parsers, serializers
 
 # Deeper than any body the API takes; a client's nesting must never reach Python's
@@ -255,23 +262,27 @@ BAD_REQUEST = PolymorphicProxySerializer(
 
 
 def validation_response(
-    description: str, example: dict, *cases: tuple[str, str], body: bool = False
+    description: str, example: dict, *cases: tuple[str, str]
 ) -> OpenApiResponse:
-    """A documented 400: field errors `{"<field>": ["<message>", ...]}`, or an error about the
-    input as a whole as `{"detail", "code"}` (with `body`, examples of those too: one per
-    (code, detail), and a JSON parse error)."""
+    """A documented 400: field errors `{"<field>": ["<message>", ...]}` (`example`), or an
+    error about the input as a whole as `{"detail", "code"}` (an example per (code, detail))."""
     examples = [OpenApiExample("invalid", value=example, response_only=True)]
-    if body:
-        cases = (*cases, ("parse_error", "JSON parse error - Expecting value: line 1 column 1."))
-        examples += [
-            OpenApiExample(code, value={"detail": detail, "code": code}, response_only=True)
-            for code, detail in cases
-        ]
-    return OpenApiResponse(
-        response=BAD_REQUEST,
-        description=description,
-        examples=examples,
-    )
+    examples += [
+        OpenApiExample(code, value={"detail": detail, "code": code}, response_only=True)
+        for code, detail in cases
+    ]
+    return OpenApiResponse(response=BAD_REQUEST, description=description, examples=examples)
+
+
+_PARSE_ERROR_CASE = ("parse_error", "JSON parse error - Expecting value: line 1 column 1.")
+
+
+def body_validation_response(
+    description: str, example: dict, *cases: tuple[str, str]
+) -> OpenApiResponse:
+    """The 400 of an operation that reads a body: `validation_response` with a JSON parse
+    error among the `cases`."""
+    return validation_response(description, example, *cases, _PARSE_ERROR_CASE)
 
 
 UNAUTHENTICATED = error_response(
@@ -321,6 +332,13 @@ def unsupported_media_response(description: str) -> OpenApiResponse:
 
 
 OperationResponses = dict[int | tuple[int, str], Any]
+View = TypeVar("View", bound=type)
+
+
+def operation(method: str, operation_id: str, **schema: Any) -> Callable[[View], View]:
+    """The class decorator of a view that documents one method: `extend_schema_view` with
+    `extend_schema(operation_id=operation_id, **schema)` on `method` (`"get"`, `"post"`, ...)."""
+    return extend_schema_view(**{method: extend_schema(operation_id=operation_id, **schema)})
 
 
 def operator_responses(
@@ -346,3 +364,15 @@ def operator_responses(
         if response is not None:
             responses[status_code] = response
     return responses | (more or {})
+
+
+def list_responses(
+    item: type[serializers.Serializer],
+    *,
+    invalid: OpenApiResponse = PAGE_INVALID,
+    not_found: OpenApiResponse = PAGE_NOT_FOUND,
+) -> OperationResponses:
+    """The documented answers of a paginated list of `item`: a page, 400 `invalid` page
+    parameters (or filters), 401, 403 no operator profile, 404 `not_found` (a page past the
+    last one)."""
+    return operator_responses({200: item(many=True)}, invalid=invalid, not_found=not_found)

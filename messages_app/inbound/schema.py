@@ -12,9 +12,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
-    extend_schema,
     extend_schema_field,
-    extend_schema_view,
 )
 from rest_framework import serializers
 
@@ -22,7 +20,7 @@ from messages_app.errors import InvalidSignatureError, WebhookNotConfiguredError
 from messages_app.inbound.ingest import Outcome
 from messages_app.inbound.items import FieldItemSerializer, RawItemSerializer
 from messages_app.inbound.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from servicedesk.api import error_response, validation_response
+from servicedesk.api import error_response, operation, validation_response
 
 # ---------------------------------------------------------------------------
 # Request
@@ -111,85 +109,84 @@ _EXAMPLE_RESPONSE = {
 
 
 # Applied to `InboundEmailsApi` as its class decorator.
-inbound_emails_schema = extend_schema_view(
-    post=extend_schema(
-        operation_id="inbound_emails_create",
-        tags=["inbound"],
-        summary="Ingest a batch of inbound mail (signed webhook)",
-        description=(
-            "Used by the bundled Google Apps Script. The request is signed: "
-            "`X-Servicedesk-Signature: sha256=<hex>` is the lowercase hex HMAC-SHA256, keyed "
-            "with `INBOUND_WEBHOOK_SECRET`, of `<timestamp>.<raw body>`, where `<timestamp>` "
-            "is `X-Servicedesk-Timestamp` (unix seconds, within 300 s of the server's clock). "
-            "Each item is stored at most once (by `id`, else by Message-ID) and routed: thread "
-            "headers, then the subject token `[#<id>]`, then the sender's open request, else "
-            "a new request. Each item gets exactly one outcome."
+inbound_emails_schema = operation(
+    "post",
+    "inbound_emails_create",
+    tags=["inbound"],
+    summary="Ingest a batch of inbound mail (signed webhook)",
+    description=(
+        "Used by the bundled Google Apps Script. The request is signed: "
+        "`X-Servicedesk-Signature: sha256=<hex>` is the lowercase hex HMAC-SHA256, keyed "
+        "with `INBOUND_WEBHOOK_SECRET`, of `<timestamp>.<raw body>`, where `<timestamp>` "
+        "is `X-Servicedesk-Timestamp` (unix seconds, within 300 s of the server's clock). "
+        "Each item is stored at most once (by `id`, else by Message-ID) and routed: thread "
+        "headers, then the subject token `[#<id>]`, then the sender's open request, else "
+        "a new request. Each item gets exactly one outcome."
+    ),
+    request=InboundBatchSerializer,
+    parameters=[
+        OpenApiParameter(
+            TIMESTAMP_HEADER,
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            required=True,
+            description="Unix time in seconds when the request was signed.",
         ),
-        request=InboundBatchSerializer,
-        parameters=[
-            OpenApiParameter(
-                TIMESTAMP_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="Unix time in seconds when the request was signed.",
-            ),
-            OpenApiParameter(
-                SIGNATURE_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="`sha256=<hex>`: HMAC-SHA256 of `<timestamp>.<raw body>`.",
-            ),
-        ],
-        examples=[
-            OpenApiExample(
-                "raw form",
-                value={"messages": [{"id": "18c2f1a9b3d4e5f6", "raw": "RnJvbTogSmFuZS..."}]},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "field form",
-                value={
-                    "messages": [
-                        {
-                            "user_email": "Jane Doe <jane@example.com>",
-                            "title": "Printer is broken",
-                            "description": "It jams on every page.",
-                        }
-                    ]
-                },
-                request_only=True,
-            ),
-        ],
-        responses={
-            200: OpenApiResponse(
-                response=InboundBatchResultSerializer,
-                description="One result per item, in order, and the count of each outcome.",
-                examples=[OpenApiExample("outcomes", value=_EXAMPLE_RESPONSE, response_only=True)],
-            ),
-            400: validation_response(
-                "The body is not JSON, not an object, or `messages` is missing, empty or "
-                'not a list (`{"detail", "code"}` for a body that is not a JSON object).',
-                {"messages": ["This list may not be empty."]},
-            ),
-            401: error_response(
-                "Missing or wrong signature, or a timestamp outside the clock window.",
-                ("invalid_signature", InvalidSignatureError.default_detail),
-            ),
-            413: error_response(
-                "More items than INBOUND_MAX_BATCH, or a body over INBOUND_MAX_BODY_BYTES.",
-                ("too_many_messages", "A batch holds at most 100 messages; this one has 101."),
-                ("payload_too_large", "The request body is larger than 50331648 bytes."),
-            ),
-            415: error_response(
-                "The body is not sent as application/json.",
-                ("unsupported_media_type", "Send the batch as application/json."),
-            ),
-            503: error_response(
-                "INBOUND_WEBHOOK_SECRET is not configured: the webhook never runs unsigned.",
-                ("webhook_not_configured", WebhookNotConfiguredError.default_detail),
-            ),
-        },
-    )
+        OpenApiParameter(
+            SIGNATURE_HEADER,
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            required=True,
+            description="`sha256=<hex>`: HMAC-SHA256 of `<timestamp>.<raw body>`.",
+        ),
+    ],
+    examples=[
+        OpenApiExample(
+            "raw form",
+            value={"messages": [{"id": "18c2f1a9b3d4e5f6", "raw": "RnJvbTogSmFuZS..."}]},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "field form",
+            value={
+                "messages": [
+                    {
+                        "user_email": "Jane Doe <jane@example.com>",
+                        "title": "Printer is broken",
+                        "description": "It jams on every page.",
+                    }
+                ]
+            },
+            request_only=True,
+        ),
+    ],
+    responses={
+        200: OpenApiResponse(
+            response=InboundBatchResultSerializer,
+            description="One result per item, in order, and the count of each outcome.",
+            examples=[OpenApiExample("outcomes", value=_EXAMPLE_RESPONSE, response_only=True)],
+        ),
+        400: validation_response(
+            "The body is not JSON, not an object, or `messages` is missing, empty or "
+            'not a list (`{"detail", "code"}` for a body that is not a JSON object).',
+            {"messages": ["This list may not be empty."]},
+        ),
+        401: error_response(
+            "Missing or wrong signature, or a timestamp outside the clock window.",
+            ("invalid_signature", InvalidSignatureError.default_detail),
+        ),
+        413: error_response(
+            "More items than INBOUND_MAX_BATCH, or a body over INBOUND_MAX_BODY_BYTES.",
+            ("too_many_messages", "A batch holds at most 100 messages; this one has 101."),
+            ("payload_too_large", "The request body is larger than 50331648 bytes."),
+        ),
+        415: error_response(
+            "The body is not sent as application/json.",
+            ("unsupported_media_type", "Send the batch as application/json."),
+        ),
+        503: error_response(
+            "INBOUND_WEBHOOK_SECRET is not configured: the webhook never runs unsigned.",
+            ("webhook_not_configured", WebhookNotConfiguredError.default_detail),
+        ),
+    },
 )
