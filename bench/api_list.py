@@ -277,9 +277,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
     parser.add_argument(
-        "--query",
-        action="append",
-        help="path and query to GET (repeatable; default: four status/ordering mixes)",
+        "--query", action="append", help="a path and query to GET (repeatable; default: --suite)"
     )
     parser.add_argument(
         "--suite", choices=["default", "all"], default="default", help="queries without --query"
