@@ -22,7 +22,7 @@ from requests_app.schema import (
     REQUEST_OR_PAGE_NOT_FOUND,
     request_closed_response,
 )
-from servicedesk.api import (
+from servicedesk.schema import (
     body_validation_response,
     error_response,
     list_responses,

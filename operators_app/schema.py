@@ -9,7 +9,7 @@ from operators_app.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
-from servicedesk.api import (
+from servicedesk.schema import (
     body_validation_response,
     error_response,
     list_responses,

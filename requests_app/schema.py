@@ -22,7 +22,7 @@ from requests_app.serializers import (
     RequestEventSerializer,
     SupportRequestSerializer,
 )
-from servicedesk.api import (
+from servicedesk.schema import (
     body_validation_response,
     error_response,
     list_responses,

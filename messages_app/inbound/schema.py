@@ -20,7 +20,11 @@ from messages_app.errors import InvalidSignatureError, WebhookNotConfiguredError
 from messages_app.inbound.ingest import Outcome
 from messages_app.inbound.items import FieldItemSerializer, RawItemSerializer
 from messages_app.inbound.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from servicedesk.api import error_response, operation, validation_response
+from servicedesk.schema import (
+    error_response,
+    operation,
+    validation_response,
+)
 
 # ---------------------------------------------------------------------------
 # Request
