@@ -1,10 +1,12 @@
-"""Reads of requests: one query for a page, the operator joined, nothing per row."""
+"""Reads of requests: one query for a page, the operator joined, nothing per row; the
+operators' workloads from the open requests' index."""
 
 import pytest
+from django.db import connection
 
 from operators_app.tests.factories import OperatorFactory
 from requests_app.models import Status
-from requests_app.selectors import get_request, list_requests, request_exists
+from requests_app.selectors import get_request, list_operators, list_requests, request_exists
 from requests_app.tests.factories import SupportRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +50,27 @@ def test_request_exists():
 
     assert request_exists(request_id=support_request.pk)
     assert not request_exists(request_id=support_request.pk + 1000)
+
+
+def test_operators_count_the_requests_they_hold_open():
+    alice, bob = OperatorFactory(name="Alice"), OperatorFactory(name="Bob")
+    SupportRequestFactory.create_batch(2, status=Status.IN_PROGRESS, operator=alice)
+    SupportRequestFactory(closed=True, operator=alice)
+    SupportRequestFactory(closed=True, operator=bob)
+
+    assert [(o.name, o.open_requests) for o in list_operators()] == [("Alice", 2), ("Bob", 0)]
+
+
+@pytest.mark.postgres
+def test_operators_workloads_are_read_from_the_open_requests_index():
+    # Written as any other status test, the join would not match the partial index's
+    # predicate and PostgreSQL would read every request, closed ones included.
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            plan = list_operators().explain()
+        finally:
+            cursor.execute("RESET enable_seqscan")
+
+    assert "Index Only Scan using request_desk_waiting_operator" in plan, plan
+    assert "Seq Scan on requests_app_supportrequest" not in plan
