@@ -108,6 +108,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sd-memory-") as tmp:
         env = {
             **os.environ,
+            # The embedded default's settings (SQLite, tasks in-process), for the web worker
+            # too: wsgi.py would otherwise take the production settings.
+            "DJANGO_SETTINGS_MODULE": "servicedesk.settings.local",
             "READ_DOT_ENV": "false",
             "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3",
             "REDIS_URL": "",
