@@ -50,11 +50,10 @@ def request_exists(*, request_id: int) -> bool:
 # models are visible (operators_app's models lie below the requests').
 def with_open_requests(operators: QuerySet[Operator]) -> QuerySet[Operator]:
     """`operators` annotated with `open_requests`: how many requests each holds not closed."""
-    # Counted per operator in a subquery whose condition is the predicate of the partial
-    # index `request_desk_waiting_operator` to the letter (`NOT status = 'closed'`), so an
-    # index-only scan of the open requests serves it. A join would need `OR status IS NULL`
-    # (Django's NOT across a nullable join) or `status IN (...)`, neither of which the
-    # predicate implies: PostgreSQL then reads every request, closed ones included.
+    # Counted per operator in a subquery: an index lookup of that operator's requests (at
+    # scale, of its open ones: the partial index `request_desk_waiting_operator`, whose
+    # predicate is this condition). Joined and aggregated instead, the planner may read
+    # every request: it did at 100,000 requests (90 ms against 4 for this form).
     held_open = (
         SupportRequest.objects.filter(operator=OuterRef("pk"))
         .exclude(status=Status.CLOSED)
