@@ -149,6 +149,13 @@ def spawn_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen, str]:
         "LOG_LEVEL": "WARNING",
         "READ_DOT_ENV": "false",
     }
+    # With DEBUG off the server refuses to start before the static files are collected.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+    )
     command = [
         str(REPO_ROOT / ".venv" / "bin" / "gunicorn"),
         "servicedesk.wsgi:application",
