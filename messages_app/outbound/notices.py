@@ -25,7 +25,7 @@ from messages_app.outbound.outbox import (
     thread_headers_after,
 )
 from messages_app.parsing.subjects import normalize_subject
-from messages_app.parsing.text import REQUEST_TOKEN, clean_header_value
+from messages_app.parsing.text import clean_header_value, without_request_tokens
 from requests_app.events import EventRecord, record_events
 from requests_app.models import EventType, SupportRequest
 
@@ -40,7 +40,7 @@ def with_token(subject: str, support_request: SupportRequest) -> str:
     """The subject with this request's token `[#<id>]` exactly once, at the end, and no
     other request's token (an old one would route the answer to the wrong request)."""
     token = support_request.token
-    subject = clean_header_value(REQUEST_TOKEN.sub(" ", subject))
+    subject = without_request_tokens(subject)
     return f"{subject} {token}".strip() if subject else token
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from messages_app.parsing.text import clean_header_value
+from messages_app.parsing.text import clean_header_value, without_request_tokens
 
 # Reply and forward prefixes of common mail clients in English, German, the Nordic
 # languages, Dutch, French, Italian, Polish, Spanish, Portuguese and Russian, with an
@@ -23,7 +23,6 @@ _PREFIX = re.compile(
     r"\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:\uff1a]\s*",
     re.IGNORECASE,
 )
-_TOKEN = re.compile(r"\s*\[#\d{1,18}\]\s*")
 _NOTICES = ("acknowledgement", "taken", "closed")
 _MARKER = "\uf8ffsubject\uf8ff"
 
@@ -49,7 +48,7 @@ def notice_prefixes() -> tuple[str, ...]:
 def normalize_subject(subject: str) -> str:
     """The subject a request is about: without reply/forward prefixes, notice wording
     or request tokens, wherever they pile up."""
-    text = clean_header_value(_TOKEN.sub(" ", subject or ""))
+    text = without_request_tokens(subject)
     while True:
         before = text
         text = _PREFIX.sub("", text, count=1)

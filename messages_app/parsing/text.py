@@ -109,6 +109,11 @@ def request_tokens(subject: str) -> list[int]:
     return [int(token) for token in REQUEST_TOKEN.findall(subject or "")]
 
 
+def without_request_tokens(subject: str) -> str:
+    """`subject` as one clean line with every request token `[#<id>]` taken out."""
+    return clean_header_value(REQUEST_TOKEN.sub(" ", subject or ""))
+
+
 def decode_words(value: str) -> str:
     """RFC 2047 encoded words decoded; the value itself when they do not decode.
 
