@@ -16,6 +16,7 @@ POSTGRES_ONLY_SQL = [
     ("requests_app.migrations.0003_workflow_events_first_response_list_indexes", "TRIGRAM_SQL"),
     ("messages_app.migrations.0004_notes_canned_replies_search", "SEARCH_SQL"),
     ("requests_app.migrations.0006_mail_words_per_request", "MAIL_WORDS_SQL"),
+    ("requests_app.migrations.0007_search_text_open_search_indexes", "SEARCH_TEXT_SQL"),
 ]
 
 
