@@ -94,6 +94,18 @@ ALL_QUERIES = [
     "/api/v1/requests/?search=printer&page=100",
     "/api/v1/requests/?search=wi-fi",
     "/api/v1/requests/?search=%22vpn%20client%22",
+    # Ordered by subject, common words: the demo's subjects are a few dozen texts
+    # repeated, so a word of a subject has all its matches together (the worst case of the
+    # subject's order); a name in the mail (`carmen`) has them spread.
+    "/api/v1/requests/?status=new&search=printer&ordering=subject",
+    "/api/v1/requests/?status=new,in_progress&search=printer&ordering=-subject",
+    "/api/v1/requests/?status=new,in_progress&search=laptop&ordering=subject",
+    "/api/v1/requests/?operator=1&search=laptop&ordering=subject",
+    "/api/v1/requests/?status=closed&search=laptop&ordering=subject",
+    "/api/v1/requests/?search=printer&ordering=subject",
+    "/api/v1/requests/?search=carmen&ordering=subject",
+    "/api/v1/requests/?search=carmen&ordering=subject&page=50",
+    "/api/v1/requests/?status=new,in_progress&search=printer&page=20",
 ]
 
 

@@ -31,7 +31,13 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 
-from requests_app.filters import CLUSTERED_ORDERINGS, first_sort_column, sorted_not_walked
+from requests_app.filters import (
+    CLUSTERED_ORDERINGS,
+    WALK_MAX,
+    first_sort_column,
+    sorted_not_walked,
+    walked_no_further_than,
+)
 from requests_app.selectors import REQUEST_COLUMNS, list_request_rows
 
 GENERATION_KEY = "requests:generation"
@@ -106,21 +112,38 @@ class CountedRows:
         # (an index, even at a deep offset, reads no table rows for the rows it skips),
         # then only those rows as tuples of REQUEST_COLUMNS, in one statement.
         ids = source.values_list("pk", flat=True)
-        if self._few_clustered_matches():
+        rows = list_request_rows().order_by(*source.query.order_by)
+        if self._searched_in_clustered_order():
             # The planner takes a search's matches to be spread evenly over any order and
             # walks the ordering's index testing each row. Ordered by subject, the matches
             # sit together, maybe far along (a word in subjects that sort late): the
-            # walk reads hundreds of thousands of rows for page 1. The
-            # count, known before the page (the paginator asks for it first), says there
-            # are few: read them from the search's indexes and sort them, a cost bounded
-            # by the count.
-            ids = sorted_not_walked(ids)
-        return list_request_rows().filter(pk__in=ids[index]).order_by(*source.query.order_by)
+            # walk reads hundreds of thousands of rows for page 1. The count, known
+            # before the page (the paginator asks for it first), bounds the cost of
+            # reading the matches from the search's indexes and sorting them: with few,
+            # that is the plan. With many, they may be spread (a word of the mail) and a
+            # short walk fills the page: walk at most WALK_MAX requests, and only if that
+            # leaves the page short, sort. (A table no longer than that is walked whole.)
+            assert self.counted is not None
+            if self.counted <= SORTED_SEARCH_MAX:
+                ids = sorted_not_walked(ids)
+            elif (walked := walked_no_further_than(ids, WALK_MAX)) is not None:
+                page = self._full_page(walked, index)
+                if page is not None:
+                    return rows.filter(pk__in=page)
+                ids = sorted_not_walked(ids)
+        return rows.filter(pk__in=ids[index])
 
-    def _few_clustered_matches(self) -> bool:
+    def _searched_in_clustered_order(self) -> bool:
         return (
             bool((self.filters.get("search") or "").split())
             and first_sort_column(self.queryset) in CLUSTERED_ORDERINGS
             and self.counted is not None
-            and self.counted <= SORTED_SEARCH_MAX
         )
+
+    def _full_page(self, walked: QuerySet, index: slice) -> list[int] | None:
+        """The page's ids in `walked`, when it holds the whole page."""
+        assert self.counted is not None
+        start, stop = index.start or 0, index.stop
+        expected = max(0, min(stop, self.counted) - start)
+        page = list(walked[index])
+        return page if len(page) == expected and expected else None

@@ -280,6 +280,11 @@ _UNINDEXED_KEYS: tuple[tuple[type[Field], str], ...] = (
 CLUSTERED_ORDERINGS = frozenset({"subject"})
 
 
+# How many requests, in the list's order, a search ordered by a clustered column may walk
+# before its page is read from its matches instead (`walked_no_further_than`).
+WALK_MAX = 10_000
+
+
 def first_sort_column(queryset: QuerySet) -> str | None:
     """The column `queryset` is ordered by first, if its first sort key is a plain column."""
     if not queryset.query.order_by:
@@ -442,6 +447,55 @@ class _SubjectOrAddressContains(_RowCondition):
     def __init__(self, word: str) -> None:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         super().__init__(f"%{escaped}%")
+
+
+def walked_no_further_than(queryset: QuerySet, rows: int) -> QuerySet | None:
+    """`queryset` restricted to the first `rows` requests of the table in its order, which
+    it is ordered by a single column and `id` (PostgreSQL): a walk of that column's index
+    stops there, whatever the filters leave of them. None for another order or database,
+    or when the table holds no more than `rows` requests (the walk is as short already).
+
+    Walked this far, a page that is full is exactly the page of the whole list: every row
+    past the bound comes after every row before it.
+    """
+    if connections[queryset.db].vendor != "postgresql":
+        return None
+    order_by = queryset.query.order_by
+    if len(order_by) != 2:
+        return None
+    first, tiebreak = order_by
+    if not isinstance(first, str):
+        return None
+    descending = first.startswith("-")
+    if tiebreak != ("-id" if descending else "id"):
+        return None
+    column = first.removeprefix("-")
+    bound = (
+        queryset.model._default_manager.using(queryset.db)
+        .order_by(*order_by)
+        .values_list(column, "id")[rows - 1 : rows + 1]
+    )
+    found = list(bound)
+    if len(found) < 2:
+        return None
+    return queryset.filter(Q(_SortKeyWithin(column, found[0], descending=descending)))
+
+
+class _SortKeyWithin(_RowCondition):
+    """`(column, id) <= (value, id)` (`>=` descending): a bound of the walk of the
+    `(column, id)` index, which PostgreSQL applies as the index's own condition."""
+
+    def __init__(self, column: str, bound: tuple[Any, int], *, descending: bool) -> None:
+        super().__init__(bound[0])
+        self.column = column
+        self.bound_id = bound[1]
+        self.operator = ">=" if descending else "<="
+
+    def as_sql(self, compiler, connection):
+        pk_sql, _ = compiler.compile(self.pk)
+        table = pk_sql.rpartition(".")[0]
+        column = f"{table}.{connection.ops.quote_name(self.column)}"
+        return f"({column}, {pk_sql}) {self.operator} (%s, %s)", [self.param, self.bound_id]
 
 
 def search_requests(queryset: QuerySet, *, text: str) -> QuerySet:

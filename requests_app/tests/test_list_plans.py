@@ -9,7 +9,12 @@ from rest_framework.test import APIRequestFactory
 from messages_app.tests.factories import InboundMessageFactory
 from operators_app.tests.factories import OperatorFactory
 from requests_app.counts import CountedRows
-from requests_app.filters import ORDERING_FIELDS, SupportRequestFilter, sorted_not_walked
+from requests_app.filters import (
+    ORDERING_FIELDS,
+    SupportRequestFilter,
+    sorted_not_walked,
+    walked_no_further_than,
+)
 from requests_app.models import SupportRequest
 from requests_app.selectors import list_request_ids
 from requests_app.tests.factories import SupportRequestFactory
@@ -39,6 +44,29 @@ def test_a_page_costs_the_same_queries_whatever_its_size(
     with django_assert_num_queries(3):
         response = operator_client.get(LIST, params)
     assert response.status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    # The walk finds the page / finds no match / finds too few.
+    ("ordering", "walk_max"),
+    [("subject", 3), ("-subject", 3), ("subject", 1)],
+)
+def test_a_page_after_a_short_walk_costs_the_same_queries(
+    operator_client, django_assert_num_queries, monkeypatch, ordering, walk_max
+):
+    # Many matches ordered by subject: the walk's bound and the walk, then the page's rows
+    # (found by the walk, or sorted from the matches when the walk left the page short).
+    monkeypatch.setattr("requests_app.counts.SORTED_SEARCH_MAX", 0)
+    monkeypatch.setattr("requests_app.counts.WALK_MAX", walk_max)
+    for n in range(6):
+        SupportRequestFactory(subject=f"Printer {n}" if n % 2 else f"Scanner {n}")
+
+    with django_assert_num_queries(5):
+        response = operator_client.get(LIST, {"search": "printer", "ordering": ordering})
+    assert [r["subject"] for r in response.json()["results"]] == sorted(
+        ["Printer 1", "Printer 3", "Printer 5"], reverse=ordering.startswith("-")
+    )
 
 
 def test_a_deep_page_answers_the_same_rows_as_an_offset(operator_client):
@@ -232,3 +260,100 @@ def test_a_sorted_page_of_the_list_is_the_walked_page(monkeypatch, ordering):
         return [[row[0] for row in rows[start : start + 5]] for start in (0, 5, 10)]
 
     assert pages(10_000) == pages(0)
+
+
+def _pages(monkeypatch, params: dict, *, sorted_at_most: int, walk_max: int) -> list[list[int]]:
+    monkeypatch.setattr("requests_app.counts.SORTED_SEARCH_MAX", sorted_at_most)
+    monkeypatch.setattr("requests_app.counts.WALK_MAX", walk_max)
+    filterset = SupportRequestFilter(APIRequestFactory().get(LIST, params).GET, list_request_ids())
+    assert filterset.is_valid()
+    rows = CountedRows(filterset.qs, filters=params)
+    rows.count()
+    return [[row[0] for row in rows[start : start + 2]] for start in range(0, rows.count(), 2)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("ordering", "walk_max", "walked_pages"),
+    [
+        # Too short for any page; long enough for the first pages (12 printers sort
+        # first, 6 scanners last); no shorter than the table, so not bounded.
+        ("subject", 1, 0),
+        ("subject", 9, 4),
+        ("-subject", 9, 1),
+        ("-subject", 18, 0),
+    ],
+)
+def test_a_page_found_by_a_short_walk_is_the_page_of_the_whole_list(
+    monkeypatch, ordering, walk_max, walked_pages
+):
+    # Many matches, spread over the order, subjects tied: with more matches than are worth
+    # sorting, the first WALK_MAX requests in the list's order are walked; a page they fill
+    # is answered, any other is sorted from the matches.
+    at = timezone.now()
+    for n in range(18):
+        word = "Printer" if n % 3 else "Scanner"
+        SupportRequestFactory(subject=f"{word} {n % 4}", created_at=at)
+    params = {"search": "printer", "ordering": ordering}
+    walked = []
+    full_page = CountedRows._full_page
+
+    def spy(self, walked_rows, index):
+        page = full_page(self, walked_rows, index)
+        walked.append(page is not None)
+        return page
+
+    monkeypatch.setattr(CountedRows, "_full_page", spy)
+
+    pages = _pages(monkeypatch, params, sorted_at_most=0, walk_max=walk_max)
+
+    assert pages == _pages(monkeypatch, params, sorted_at_most=10_000, walk_max=walk_max)
+    assert len(pages) == 6
+    assert sum(walked) == walked_pages, walked
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("ordering", "operator"), [("subject", "<="), ("-subject", ">=")])
+def test_a_short_walk_stops_at_its_bound_in_the_index(ordering, operator):
+    for n in range(3):
+        SupportRequestFactory(subject=f"Printer {n}")
+    request = APIRequestFactory().get(LIST, {"search": "printer", "ordering": ordering})
+    filterset = SupportRequestFilter(request.GET, queryset=list_request_ids())
+    assert filterset.is_valid()
+
+    walked = walked_no_further_than(filterset.qs.values_list("pk", flat=True), 2)
+    assert walked is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off; SET enable_sort = off")
+        try:
+            plan = walked[0:50].explain()
+        finally:
+            cursor.execute("RESET enable_seqscan; RESET enable_sort")
+
+    assert "using request_subject_id on" in plan, plan
+    index_condition = next(line for line in plan.splitlines() if "Index Cond:" in line)
+    assert f"ROW((subject)::text, id) {operator} ROW(" in index_condition, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("ordering", "bounded"),
+    [
+        ("subject", True),
+        ("-created_at", True),
+        ("requester_email", True),
+        ("subject,-requester_email", False),
+        ("-subject,id", False),
+        ("operator", False),  # NULLs placed explicitly: not the index's order as such
+    ],
+)
+def test_only_an_order_of_one_column_and_its_tiebreak_has_a_short_walk(ordering, bounded):
+    SupportRequestFactory.create_batch(3)
+    request = APIRequestFactory().get(LIST, {"ordering": ordering})
+    filterset = SupportRequestFilter(request.GET, queryset=list_request_ids())
+    assert filterset.is_valid()
+    ids = filterset.qs.values_list("pk", flat=True)
+
+    assert (walked_no_further_than(ids, 2) is not None) is bounded
+    # A table no longer than the walk: nothing to bound.
+    assert walked_no_further_than(ids, 3) is None
