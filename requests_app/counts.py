@@ -33,12 +33,11 @@ from django.db.models import QuerySet
 
 from requests_app.filters import (
     CLUSTERED_ORDERINGS,
-    WALK_MAX,
     first_sort_column,
     sorted_not_walked,
     walked_no_further_than,
 )
-from requests_app.selectors import REQUEST_COLUMNS, list_request_rows
+from requests_app.selectors import REQUEST_COLUMNS, estimated_request_count, list_request_rows
 
 GENERATION_KEY = "requests:generation"
 # Below this many matching requests, counting is cheaper than keeping the count.
@@ -47,6 +46,8 @@ CACHED_COUNT_MIN = 1_000
 # matches, sorted, not from a walk of the subject index (`CountedRows`): 45-150 ms for
 # 4,000-8,000 of a million requests, 250-350 ms for 25,000.
 SORTED_SEARCH_MAX = 10_000
+# The least a walk of the list's order is allowed before a page of more matches is sorted.
+WALK_MIN = 1_000
 
 
 def requests_changed() -> None:
@@ -121,12 +122,14 @@ class CountedRows:
             # before the page (the paginator asks for it first), bounds the cost of
             # reading the matches from the search's indexes and sorting them: with few,
             # that is the plan. With many, they may be spread (a word of the mail) and a
-            # short walk fills the page: walk at most WALK_MAX requests, and only if that
-            # leaves the page short, sort. (A table no longer than that is walked whole.)
+            # short walk fills the page: walk a bounded number of requests, and only if
+            # that leaves the page short, sort. (A table no longer than the bound is
+            # walked whole.)
             assert self.counted is not None
-            if self.counted <= SORTED_SEARCH_MAX:
+            budget = None if self.counted <= SORTED_SEARCH_MAX else self._walk_budget(index)
+            if budget is None:
                 ids = sorted_not_walked(ids)
-            elif (walked := walked_no_further_than(ids, WALK_MAX)) is not None:
+            elif (walked := walked_no_further_than(ids, budget)) is not None:
                 page = self._full_page(walked, index)
                 if page is not None:
                     return rows.filter(pk__in=page)
@@ -139,6 +142,17 @@ class CountedRows:
             and first_sort_column(self.queryset) in CLUSTERED_ORDERINGS
             and self.counted is not None
         )
+
+    def _walk_budget(self, index: slice) -> int | None:
+        """How many requests a walk may read to find the page: twice what it reads when
+        the matches are spread evenly over the order (at least WALK_MIN), or None when
+        that is more than the matches (a request walked costs about what a match sorted
+        does, so sorting them costs less)."""
+        assert self.counted is not None
+        table = estimated_request_count() or self.counted
+        spread = -(-index.stop * table // self.counted)  # rows before the page's last match
+        budget = max(WALK_MIN, 2 * spread)
+        return budget if budget < self.counted else None
 
     def _full_page(self, walked: QuerySet, index: slice) -> list[int] | None:
         """The page's ids in `walked`, when it holds the whole page."""

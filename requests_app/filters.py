@@ -280,11 +280,6 @@ _UNINDEXED_KEYS: tuple[tuple[type[Field], str], ...] = (
 CLUSTERED_ORDERINGS = frozenset({"subject"})
 
 
-# How many requests, in the list's order, a search ordered by a clustered column may walk
-# before its page is read from its matches instead (`walked_no_further_than`).
-WALK_MAX = 10_000
-
-
 def first_sort_column(queryset: QuerySet) -> str | None:
     """The column `queryset` is ordered by first, if its first sort key is a plain column."""
     if not queryset.query.order_by:

@@ -1,5 +1,6 @@
 """Reads of support requests the API needs, each in one query."""
 
+from django.db import connection
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -20,6 +21,20 @@ def list_request_ids() -> QuerySet[SupportRequest]:
     """Every request, newest first, with nothing joined: the list's filters, ordering and
     count go on this, and a page's ids are read from an index alone (see `CountedRows`)."""
     return SupportRequest.objects.order_by("-created_at", "-id")
+
+
+def estimated_request_count() -> int | None:
+    """How many requests the table holds by PostgreSQL's statistics (kept by autovacuum),
+    without counting them; None elsewhere or before the table was first analysed."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+            [SupportRequest._meta.db_table],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] > 0 else None
 
 
 def list_request_rows() -> QuerySet:

@@ -48,25 +48,34 @@ def test_a_page_costs_the_same_queries_whatever_its_size(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(
-    # The walk finds the page / finds no match / finds too few.
-    ("ordering", "walk_max"),
-    [("subject", 3), ("-subject", 3), ("subject", 1)],
+    ("ordering", "walk_min", "queries"),
+    [
+        ("subject", 1, 6),  # the walk finds the page
+        ("-subject", 1, 6),  # the walk finds too few: sorted
+        ("subject", 5, 4),  # a walk would read as many rows as there are matches: sorted
+    ],
 )
-def test_a_page_after_a_short_walk_costs_the_same_queries(
-    operator_client, django_assert_num_queries, monkeypatch, ordering, walk_max
+def test_a_page_of_many_matches_by_subject_costs_at_most_three_more_queries(
+    operator_client, django_assert_num_queries, monkeypatch, ordering, walk_min, queries
 ):
-    # Many matches ordered by subject: the walk's bound and the walk, then the page's rows
-    # (found by the walk, or sorted from the matches when the walk left the page short).
+    # 5 matches of 6 requests, a page of 1: spread evenly, the first match would be about
+    # the 2nd request, so the walk may read 4 (the first 4 by subject).
     monkeypatch.setattr("requests_app.counts.SORTED_SEARCH_MAX", 0)
-    monkeypatch.setattr("requests_app.counts.WALK_MAX", walk_max)
+    monkeypatch.setattr("requests_app.counts.WALK_MIN", walk_min)
     for n in range(6):
-        SupportRequestFactory(subject=f"Printer {n}" if n % 2 else f"Scanner {n}")
+        SupportRequestFactory(subject=f"Printer {n}" if n else "Scanner")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE requests_app_supportrequest")
 
-    with django_assert_num_queries(5):
-        response = operator_client.get(LIST, {"search": "printer", "ordering": ordering})
-    assert [r["subject"] for r in response.json()["results"]] == sorted(
-        ["Printer 1", "Printer 3", "Printer 5"], reverse=ordering.startswith("-")
-    )
+    # Authentication, the count, the table's size (statistics); the walk's bound and the
+    # walk; the page's rows (found by the walk, or sorted from the matches).
+    with django_assert_num_queries(queries):
+        response = operator_client.get(
+            LIST, {"search": "printer", "ordering": ordering, "page_size": 1}
+        )
+    assert [r["subject"] for r in response.json()["results"]] == [
+        "Printer 5" if ordering.startswith("-") else "Printer 1"
+    ]
 
 
 def test_a_deep_page_answers_the_same_rows_as_an_offset(operator_client):
@@ -193,8 +202,10 @@ def test_a_search_ordered_by_subject_sorts_few_matches(monkeypatch, params, inde
     if sorted_when_few:
         assert "Sort Key: " in few, few
 
-    # Many matches: most pages fill after a short walk, which costs less than sorting them.
+    # Many matches: most pages fill after a short walk, which costs less than sorting them
+    # (here a walk allowed further than the table, so not bounded).
     monkeypatch.setattr("requests_app.counts.SORTED_SEARCH_MAX", 0)
+    monkeypatch.setattr(CountedRows, "_walk_budget", lambda self, index: 1_000)
     many = _counted_plan(params)
 
     assert walked in many, many
@@ -264,7 +275,7 @@ def test_a_sorted_page_of_the_list_is_the_walked_page(monkeypatch, ordering):
 
 def _pages(monkeypatch, params: dict, *, sorted_at_most: int, walk_max: int) -> list[list[int]]:
     monkeypatch.setattr("requests_app.counts.SORTED_SEARCH_MAX", sorted_at_most)
-    monkeypatch.setattr("requests_app.counts.WALK_MAX", walk_max)
+    monkeypatch.setattr(CountedRows, "_walk_budget", lambda self, index: walk_max)
     filterset = SupportRequestFilter(APIRequestFactory().get(LIST, params).GET, list_request_ids())
     assert filterset.is_valid()
     rows = CountedRows(filterset.qs, filters=params)
@@ -288,7 +299,7 @@ def test_a_page_found_by_a_short_walk_is_the_page_of_the_whole_list(
     monkeypatch, ordering, walk_max, walked_pages
 ):
     # Many matches, spread over the order, subjects tied: with more matches than are worth
-    # sorting, the first WALK_MAX requests in the list's order are walked; a page they fill
+    # sorting, the first requests in the list's order are walked; a page they fill
     # is answered, any other is sorted from the matches.
     at = timezone.now()
     for n in range(18):
@@ -357,3 +368,26 @@ def test_only_an_order_of_one_column_and_its_tiebreak_has_a_short_walk(ordering,
     assert (walked_no_further_than(ids, 2) is not None) is bounded
     # A table no longer than the walk: nothing to bound.
     assert walked_no_further_than(ids, 3) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("page", "budget"),
+    [
+        # 100 requests, 40 matches: spread evenly, the 2nd match is the 5th request.
+        (slice(0, 2), 10),
+        (slice(2, 4), 20),
+        (slice(0, 1), 6),
+        # A walk longer than the matches costs more than sorting them.
+        (slice(8, 10), None),
+    ],
+)
+def test_a_walk_may_read_twice_what_spread_matches_need(monkeypatch, page, budget):
+    monkeypatch.setattr("requests_app.counts.WALK_MIN", 1)
+    SupportRequest.objects.bulk_create(SupportRequestFactory.build() for _ in range(100))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE requests_app_supportrequest")
+    rows = CountedRows(list_request_ids(), filters={})
+    rows.counted = 40
+
+    assert rows._walk_budget(page) == budget
