@@ -445,8 +445,8 @@ class _SubjectOrAddressContains(_RowCondition):
 
 
 def walked_no_further_than(queryset: QuerySet, rows: int) -> QuerySet | None:
-    """`queryset` restricted to the first `rows` requests of the table in its order, which
-    it is ordered by a single column and `id` (PostgreSQL): a walk of that column's index
+    """`queryset`, ordered by a single column and `id`, restricted to the first `rows`
+    requests of the whole table in that order (PostgreSQL): a walk of that column's index
     stops there, whatever the filters leave of them. None for another order or database,
     or when the table holds no more than `rows` requests (the walk is as short already).
 
