@@ -150,7 +150,7 @@ class CountedRows:
         that is more than the matches (a request walked costs about what a match sorted
         does, so sorting them costs less)."""
         assert self.counted is not None
-        table = estimated_request_count() or self.counted
+        table = estimated_request_count(self.queryset.db) or self.counted
         spread = -(-index.stop * table // self.counted)  # rows before the page's last match
         budget = max(WALK_MIN, 2 * spread)
         return budget if budget < self.counted else None

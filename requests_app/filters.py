@@ -393,11 +393,11 @@ class _RowCondition(Expression):
 
     output_field = BooleanField()
     column: str
-    template: str  # `%(column)s` is the column, `%%s` the parameter
+    template: str  # `%(column)s` is the column, `%(pk)s` the primary key, `%%s` a parameter
 
-    def __init__(self, param: str) -> None:
+    def __init__(self, *params: Any) -> None:
         super().__init__()
-        self.param = param
+        self.params = params
         self.pk: Combinable | Expression = F("pk")
 
     def get_source_expressions(self) -> list[Combinable | Expression]:
@@ -410,7 +410,7 @@ class _RowCondition(Expression):
         pk_sql, _ = compiler.compile(self.pk)
         table = pk_sql.rpartition(".")[0]
         column = f"{table}.{connection.ops.quote_name(self.column)}"
-        return self.template % {"column": column}, [self.param]
+        return self.template % {"column": column, "pk": pk_sql}, list(self.params)
 
 
 class _MailWordsMatch(_RowCondition):
@@ -481,16 +481,9 @@ class _SortKeyWithin(_RowCondition):
     `(column, id)` index, which PostgreSQL applies as the index's own condition."""
 
     def __init__(self, column: str, bound: tuple[Any, int], *, descending: bool) -> None:
-        super().__init__(bound[0])
+        super().__init__(*bound)
         self.column = column
-        self.bound_id = bound[1]
-        self.operator = ">=" if descending else "<="
-
-    def as_sql(self, compiler, connection):
-        pk_sql, _ = compiler.compile(self.pk)
-        table = pk_sql.rpartition(".")[0]
-        column = f"{table}.{connection.ops.quote_name(self.column)}"
-        return f"({column}, {pk_sql}) {self.operator} (%s, %s)", [self.param, self.bound_id]
+        self.template = f"(%(column)s, %(pk)s) {'>=' if descending else '<='} (%%s, %%s)"
 
 
 def search_requests(queryset: QuerySet, *, text: str) -> QuerySet:

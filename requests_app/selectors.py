@@ -1,6 +1,6 @@
 """Reads of support requests the API needs, each in one query."""
 
-from django.db import connection
+from django.db import connections
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -23,9 +23,11 @@ def list_request_ids() -> QuerySet[SupportRequest]:
     return SupportRequest.objects.order_by("-created_at", "-id")
 
 
-def estimated_request_count() -> int | None:
-    """How many requests the table holds by PostgreSQL's statistics (kept by autovacuum),
-    without counting them; None elsewhere or before the table was first analysed."""
+def estimated_request_count(using: str) -> int | None:
+    """How many requests the table of database `using` holds by PostgreSQL's statistics
+    (kept by autovacuum), without counting them; None elsewhere or before the table was
+    first analysed."""
+    connection = connections[using]
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:

@@ -94,20 +94,23 @@ def test_a_deep_page_answers_the_same_rows_as_an_offset(operator_client):
     assert ids == expected
 
 
-def _plan(params: dict, *, page: slice = slice(0, 50)) -> str:
-    request = APIRequestFactory().get(LIST, params)
-    filterset = SupportRequestFilter(request.GET, queryset=list_request_ids())
-    assert filterset.is_valid()
-    rows = CountedRows(filterset.qs, filters={})[page]
+def _explained(queryset) -> str:
     with connection.cursor() as cursor:
         # A handful of test rows would be read whole and sorted; with both made costly the
         # planner shows which index, if any, hands it the rows in the page's order, as it
         # does for a million rows.
         cursor.execute("SET enable_seqscan = off; SET enable_sort = off")
         try:
-            return rows.explain()
+            return queryset.explain()
         finally:
             cursor.execute("RESET enable_seqscan; RESET enable_sort")
+
+
+def _plan(params: dict, *, page: slice = slice(0, 50)) -> str:
+    request = APIRequestFactory().get(LIST, params)
+    filterset = SupportRequestFilter(request.GET, queryset=list_request_ids())
+    assert filterset.is_valid()
+    return _explained(CountedRows(filterset.qs, filters={})[page])
 
 
 @pytest.mark.postgres
@@ -167,12 +170,7 @@ def _counted_plan(params: dict) -> str:
     assert filterset.is_valid()
     rows = CountedRows(filterset.qs, filters={"search": params.get("search")})
     rows.count()
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off; SET enable_sort = off")
-        try:
-            return rows[0:50].explain()
-        finally:
-            cursor.execute("RESET enable_seqscan; RESET enable_sort")
+    return _explained(rows[0:50])
 
 
 @pytest.mark.postgres
@@ -334,12 +332,7 @@ def test_a_short_walk_stops_at_its_bound_in_the_index(ordering, operator):
 
     walked = walked_no_further_than(filterset.qs.values_list("pk", flat=True), 2)
     assert walked is not None
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off; SET enable_sort = off")
-        try:
-            plan = walked[0:50].explain()
-        finally:
-            cursor.execute("RESET enable_seqscan; RESET enable_sort")
+    plan = _explained(walked[0:50])
 
     assert "using request_subject_id on" in plan, plan
     index_condition = next(line for line in plan.splitlines() if "Index Cond:" in line)
