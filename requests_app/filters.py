@@ -27,12 +27,14 @@ from django.db.models import (
     QuerySet,
 )
 from django.db.models.expressions import Combinable, Expression, OrderBy
+from django.db.models.lookups import Contains
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from messages_app.models import Kind, Message
 from requests_app.models import Status
+from servicedesk.casefold import CaseFolded
 
 DEFAULT_ORDERING = "-created_at"
 
@@ -497,7 +499,8 @@ def search_requests(queryset: QuerySet, *, text: str) -> QuerySet:
     requests alone (migration 0007), which a status filter without `closed` reads. The
     planner combines it with the other filters and the ordering (a bitmap of the indexes
     when few requests match, a walk of the ordering's index when many do), and the count is
-    exact. The embedded SQLite default tests each word against the messages' text, plainly.
+    exact. The embedded SQLite default tests each word against the messages' text, plainly,
+    with the case of both folded in every alphabet (`servicedesk.casefold`).
     """
     words = text.split()
     if not words:
@@ -509,8 +512,12 @@ def search_requests(queryset: QuerySet, *, text: str) -> QuerySet:
         return queryset.filter(Q(_MailWordsMatch(text)) | in_subject_or_address)
     by_words = Q()
     in_mail = Q()
-    for word in words:
-        by_words &= Q(subject__icontains=word) | Q(requester_email__icontains=word)
-        messages = Message.objects.filter(request_id=OuterRef("pk"), body__icontains=word)
+    for word in map(str.casefold, words):
+        by_words &= Q(Contains(CaseFolded("subject"), word)) | Q(
+            Contains(CaseFolded("requester_email"), word)
+        )
+        messages = Message.objects.filter(
+            Contains(CaseFolded("body"), word), request_id=OuterRef("pk")
+        )
         in_mail &= Q(Exists(messages.exclude(kind=Kind.AUTO)))
     return queryset.filter(by_words | in_mail)
