@@ -5,6 +5,10 @@ from django.utils import timezone
 from operators_app.models import Operator
 from requests_app.models import SupportRequest
 
+# The most text an operator's message (a reply, a note, the mail opening a request, a
+# canned reply filled in) may hold, in characters.
+OPERATOR_TEXT_MAX_CHARS = 100_000
+
 
 class Direction(models.TextChoices):
     INBOUND = "inbound"

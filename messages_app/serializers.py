@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from messages_app.attachments import attachment_path
 from messages_app.models import (
+    OPERATOR_TEXT_MAX_CHARS,
     Attachment,
     CannedReply,
     DeliveryStatus,
@@ -180,7 +181,7 @@ class ReplyCreateSerializer(serializers.Serializer):
     requester."""
 
     body = StringField(
-        max_length=100_000,
+        max_length=OPERATOR_TEXT_MAX_CHARS,
         trim_whitespace=False,
         required=False,
         help_text="Plain text, at most 100,000 characters; must not be empty or only whitespace. "
@@ -191,7 +192,7 @@ class ReplyCreateSerializer(serializers.Serializer):
         max_value=2**63 - 1,
         required=False,
         help_text="The id of a canned reply to send, filled in for this request, instead of "
-        "`body`.",
+        "`body`; 400 when filled in it is longer than a `body` may be.",
     )
     subject = StringField(
         max_length=400,
@@ -234,7 +235,7 @@ class NoteCreateSerializer(serializers.Serializer):
     """An internal note, for operators only."""
 
     body = StringField(
-        max_length=100_000,
+        max_length=OPERATOR_TEXT_MAX_CHARS,
         trim_whitespace=False,
         help_text="Plain text, at most 100,000 characters; must not be empty or only whitespace.",
     )
@@ -261,7 +262,7 @@ class CannedReplySerializer(serializers.ModelSerializer):
     brace text stays as it is."""
 
     title = StringField(max_length=200)
-    body = StringField(max_length=100_000, trim_whitespace=False)
+    body = StringField(max_length=OPERATOR_TEXT_MAX_CHARS, trim_whitespace=False)
     created_by = OperatorRefSerializer(read_only=True)
     updated_at = UTCDateTimeField(read_only=True)
 

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
+from messages_app.models import OPERATOR_TEXT_MAX_CHARS
 from messages_app.parsing.addresses import InvalidAddressError, normalise_email
 from messages_app.serializers import OutboundFilesSerializer
 from operators_app.serializers import OperatorRefSerializer
@@ -146,7 +147,7 @@ class OpenRequestSerializer(serializers.Serializer):
         help_text="The request's subject; the first mail's subject with `[#<id>]` added.",
     )
     body = StringField(
-        max_length=100_000,
+        max_length=OPERATOR_TEXT_MAX_CHARS,
         trim_whitespace=False,
         validators=[refuse_blank],
         help_text="The first message, mailed to the requester; plain text.",

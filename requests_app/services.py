@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from messages_app.canned import render_canned_reply
-from messages_app.models import CannedReply, Direction, Kind, Message
+from messages_app.models import OPERATOR_TEXT_MAX_CHARS, CannedReply, Direction, Kind, Message
 from messages_app.outbound.compose import post_reply, queue_operator_mail
 from messages_app.outbound.notices import Notice, queue_notice
 from operators_app.models import Operator
@@ -260,6 +260,16 @@ def reply_to_request(
             body = render_canned_reply(
                 canned_reply=canned_reply, support_request=support_request, operator=operator
             )
+            if len(body) > OPERATOR_TEXT_MAX_CHARS:
+                # Placeholders can make a canned reply longer than any typed reply may be.
+                raise ValidationError(
+                    {
+                        "canned_reply": [
+                            f"Filled in for this request, the reply would be longer than "
+                            f"{OPERATOR_TEXT_MAX_CHARS:,} characters."
+                        ]
+                    }
+                )
         if body is None:
             raise ValueError("A reply needs its text or a canned reply.")
         message = post_reply(

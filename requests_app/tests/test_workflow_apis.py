@@ -351,6 +351,31 @@ def test_replying_with_a_canned_reply_sends_it_filled_in(
     assert sent.body.startswith(expected)
 
 
+@pytest.mark.parametrize(("tail", "status"), [("", 201), ("!", 400)])
+def test_a_canned_reply_filled_in_past_the_length_of_a_reply_answers_400(
+    operator, operator_client, tail, status
+):
+    # 250 subjects of 400 characters: exactly OPERATOR_TEXT_MAX_CHARS (100,000), the most
+    # a typed reply may hold; one character more is refused and nothing is stored.
+    support_request = SupportRequestFactory(taken=True, operator=operator, subject="s" * 400)
+    canned = CannedReply.objects.create(
+        title="t", body="{subject}" * 250 + tail, created_by=operator
+    )
+
+    response = operator_client.post(
+        url(support_request, "messages"), {"canned_reply": canned.pk}, format="json"
+    )
+
+    assert response.status_code == status
+    outbound = Message.objects.filter(direction=Direction.OUTBOUND)
+    if status == 201:
+        assert len(response.json()["reply"]) == 100_000
+        assert outbound.count() == 1
+    else:
+        assert list(response.json()) == ["canned_reply"]
+        assert not outbound.exists()
+
+
 @pytest.mark.parametrize(
     "payload", [{"canned_reply": 999999}, {"canned_reply": "x"}, {"canned_reply": 2**70}, {}]
 )
