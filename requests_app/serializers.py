@@ -1,5 +1,6 @@
 """The Request object of API.md."""
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
@@ -156,9 +157,16 @@ class OpenRequestSerializer(serializers.Serializer):
     def validate_requester_email(self, value: str) -> str:
         # The rule every stored address follows, so the mail can be sent at all.
         try:
-            return normalise_email(value)
+            address = normalise_email(value)
         except InvalidAddressError as exc:
             raise serializers.ValidationError(str(exc), code="invalid") from None
+        if address == settings.SUPPORT_EMAIL:
+            # Its mail would come back to the support inbox, where mail from the service
+            # itself is dropped: the requester could never answer.
+            raise serializers.ValidationError(
+                "This is the service desk's own address, not a requester's.", code="invalid"
+            )
+        return address
 
 
 class OpenRequestMultipartSerializer(OpenRequestSerializer, OutboundFilesSerializer):

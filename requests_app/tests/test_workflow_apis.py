@@ -468,3 +468,20 @@ def test_opening_for_an_address_that_cannot_be_mailed_answers_400(operator_clien
     assert response.status_code == 400
     assert set(response.json()) == {"requester_email"}
     assert not SupportRequest.objects.exists()
+
+
+@pytest.mark.parametrize("address", ["support@example.com", " Support@Example.COM "])
+def test_opening_a_request_for_the_support_address_itself_answers_400(
+    operator_client, settings, address
+):
+    # Mail to it comes back to the support inbox, which drops the service's own mail.
+    settings.SUPPORT_EMAIL = "support@example.com"
+
+    response = operator_client.post(LIST, {**OPENING, "requester_email": address}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["requester_email"] == [
+        "This is the service desk's own address, not a requester's."
+    ]
+    assert not SupportRequest.objects.exists()
+    assert not mail.outbox
