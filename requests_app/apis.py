@@ -142,6 +142,9 @@ class RequestCloseApi(RequestActionApi):
 @schema.request_assign
 class RequestAssignApi(RequestActionApi):
     def act(self, request, id: int) -> None:
+        # An unknown request is a 404 whatever the body, as for replies and notes.
+        if not request_exists(request_id=id):
+            raise NotFound(NO_SUCH_REQUEST)
         to_operator_id = validated(AssignSerializer, request.data)["operator"]
         assign_request(request_id=id, actor=request.user.operator, to_operator_id=to_operator_id)
 
@@ -151,6 +154,8 @@ class RequestNotesApi(APIView):
     permission_classes = [IsActiveOperator]
 
     def post(self, request, id: int):
+        if not request_exists(request_id=id):
+            raise NotFound(NO_SUCH_REQUEST)
         body = validated(NoteCreateSerializer, request.data)["body"]
         with _request_found():
             message = add_note(request_id=id, operator=request.user.operator, body=body)

@@ -182,6 +182,11 @@ def test_assign_a_closed_request_answers_409_and_an_unknown_one_404(staff_client
         "/api/v1/requests/999999/assign/", {"operator": operator.pk}, format="json"
     )
     assert missing.status_code == 404
+    # Whatever the body: there is nothing to assign.
+    for body in ({}, {"operator": "x"}):
+        missing = staff_client.post("/api/v1/requests/999999/assign/", body, format="json")
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "not_found"
 
 
 # --- notes --------------------------------------------------------------------------------
@@ -228,10 +233,12 @@ def test_an_empty_note_answers_400(operator_client, payload):
     assert not Message.objects.exists()
 
 
-def test_a_note_on_a_missing_request_answers_404(operator_client):
-    response = operator_client.post("/api/v1/requests/999999/notes/", {"body": "x"}, format="json")
+@pytest.mark.parametrize("body", [{"body": "x"}, {"body": ""}, {}])
+def test_a_note_on_a_missing_request_answers_404(operator_client, body):
+    response = operator_client.post("/api/v1/requests/999999/notes/", body, format="json")
 
     assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 def test_notes_are_not_quoted_or_threaded_into_mail_to_the_requester(
