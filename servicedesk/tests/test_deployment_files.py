@@ -140,6 +140,27 @@ def test_postgres_keeps_its_data_in_a_volume(compose):
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
 
 
+def _settings(command: list[str]) -> dict[str, str]:
+    """`postgres -c name=value ...` as {name: value}."""
+    assert command[0] == "postgres"
+    return dict(command[i + 1].split("=", 1) for i, arg in enumerate(command) if arg == "-c")
+
+
+def test_postgres_memory_comes_from_the_env_file(compose, tmp_path, env_file):
+    assert _settings(compose["services"]["db"]["command"]) == {
+        "shared_buffers": "512MB",
+        "effective_cache_size": "2GB",
+        "maintenance_work_mem": "256MB",
+    }
+    sized = tmp_path / "sized.env"
+    sized.write_text(env_file.read_text() + "\nPOSTGRES_SHARED_BUFFERS=2GB\n")
+    result = _compose(sized, "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+
+    command = json.loads(result.stdout)["services"]["db"]["command"]
+    assert _settings(command)["shared_buffers"] == "2GB"
+
+
 def test_redis_persists_the_queue_and_never_evicts(compose):
     redis = compose["services"]["redis"]
     command = redis["command"]
