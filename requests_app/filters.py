@@ -57,6 +57,13 @@ _SPACE_OFFSET = re.compile(
     r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}:?\d{2})$"
 )
 _LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60(?=[.,Z+-]|$)")
+# RFC 3339's shapes (with a space for the T, and the seconds or the offset left out):
+# not ISO 8601's others, which Python also reads (20261120, 2026-W47, +0300).
+_RFC3339_SHAPE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+)
+# Digits of a second's fraction past the microseconds a stored time holds.
+_PAST_MICROSECONDS = re.compile(r"([.,]\d{6})(\d+)")
 # Operator ids as the parameter's documented pattern says (`none` aside).
 _OPERATOR_ID = re.compile(r"[1-9][0-9]{0,17}")
 _EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
@@ -152,15 +159,24 @@ class RFC3339Field(forms.Field):
         text = _SPACE_OFFSET.sub(r"\1+\2", str(value).strip()).upper()
         # RFC 3339 allows a leap second (:60); Python's datetime does not.
         text, leap_seconds = _LEAP_SECOND.subn(r"\1:59", text)
+        # A time between two microseconds is the next one for both bounds: created at or
+        # after 10:15:00.0000005 is at or after .000001, created before it is before .000001.
+        past = _PAST_MICROSECONDS.search(text)
+        rounding = datetime.timedelta(microseconds=1 if past and past[2].strip("0") else 0)
+        text = _PAST_MICROSECONDS.sub(r"\1", text)
         try:
-            parsed = parse_datetime(text)
+            parsed = parse_datetime(text) if _RFC3339_SHAPE.fullmatch(text) else None
         except ValueError:
             parsed = None
         if parsed is not None:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=datetime.UTC)
             try:
-                return parsed.astimezone(datetime.UTC) + datetime.timedelta(seconds=leap_seconds)
+                return (
+                    parsed.astimezone(datetime.UTC)
+                    + datetime.timedelta(seconds=leap_seconds)
+                    + rounding
+                )
             except OverflowError:
                 # A valid time whose UTC equivalent falls outside years 1-9999: it is
                 # before or after every stored time.

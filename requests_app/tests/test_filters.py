@@ -237,6 +237,21 @@ def test_a_leap_second_is_accepted(operator_client, timeline):
     assert found == [timeline["morning"].pk, timeline["evening"].pk]
 
 
+def test_a_fraction_past_microseconds_counts_as_the_next_microsecond(operator_client, timeline):
+    # The morning request was created at 10:15:00.000000 exactly: it is after a time
+    # 0.5 us before, and before (not after) a time 0.1 us later.
+    after_a_bit_earlier = get(operator_client, created_after="2026-11-20T10:14:59.9999995Z")
+    after_a_bit_later = get(operator_client, created_after="2026-11-20T10:15:00.0000001Z")
+    before_a_bit_later = get(operator_client, created_before="2026-11-20T10:15:00.0000001Z")
+
+    assert timeline["morning"].pk in ids(after_a_bit_earlier)
+    assert timeline["morning"].pk not in ids(after_a_bit_later)
+    assert timeline["morning"].pk in ids(before_a_bit_later)
+    assert timeline["morning"].pk not in ids(
+        get(operator_client, created_before="2026-11-20T10:15:00.0000000Z")
+    )
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -248,6 +263,14 @@ def test_a_leap_second_is_accepted(operator_client, timeline):
         "2026-11-20T10:15:00Z\x00",
         "20261",
         "1e10",
+        # ISO 8601 shapes that are not RFC 3339 (Python reads them all).
+        "20261120",
+        "2026-W47",
+        "2026-W47-5",
+        "2026-324",
+        "2026-11-20T101500Z",
+        "2026-11-20T13:15:00+0300",
+        "2026-11-20T13:15:00+03",
     ],
 )
 @pytest.mark.parametrize("parameter", ["created_after", "created_before"])
