@@ -432,16 +432,17 @@ class _RowCondition(Expression):
 
 
 class _MailWordsMatch(_RowCondition):
-    """`mail_words @@ websearch_to_tsquery('simple', text)`.
+    """`mail_words @@ request_search_query(text)`: `websearch_to_tsquery('simple', text)`.
 
     `mail_words` (requests_app migration 0006) holds the words of all the request's
     messages, kept by the database. `websearch_to_tsquery` takes any user text (quotes for
     phrases, `-word` to exclude) without a syntax error; `simple` matches Russian and
-    English words as written, any case.
+    English words as written, any case. Where its parser still fails (a long run of `-`),
+    `request_search_query` (migration 0008) takes the plain words instead.
     """
 
     column = "mail_words"
-    template = "%(column)s @@ websearch_to_tsquery('simple'::regconfig, %%s)"
+    template = "%(column)s @@ request_search_query(%%s)"
 
 
 class _SubjectOrAddressContains(_RowCondition):

@@ -17,6 +17,7 @@ POSTGRES_ONLY_SQL = [
     ("messages_app.migrations.0004_notes_canned_replies_search", "SEARCH_SQL"),
     ("requests_app.migrations.0006_mail_words_per_request", "MAIL_WORDS_SQL"),
     ("requests_app.migrations.0007_search_text_open_search_indexes", "SEARCH_TEXT_SQL"),
+    ("requests_app.migrations.0008_search_query_never_fails", "SEARCH_QUERY_SQL"),
 ]
 
 

@@ -108,11 +108,43 @@ def test_notes_are_found_and_automatic_notices_are_not(operator, operator_client
     assert found(operator_client, "toner") == [noted.pk]
 
 
-@pytest.mark.parametrize("text", ['"', "-", "a & b | !c", "'", ":*", "(((", "\\", "%", "_"])
-def test_any_search_text_answers_200(operator_client, text):
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"',
+        "-",
+        "a & b | !c",
+        "'",
+        ":*",
+        "(((",
+        "\\",
+        "%",
+        "_",
+        # Past 32 operators with no word between them, websearch_to_tsquery fails.
+        "-" * 33,
+        "-" * 254,
+        "- " * 35,
+        "-! " * 35,
+        "a " + "-" * 40,
+    ],
+)
+@pytest.mark.parametrize("ordering", ["-created_at", "subject"])
+def test_any_search_text_answers_200(operator_client, text, ordering):
     SupportRequestFactory(subject="100% done_now")
 
-    assert operator_client.get(LIST, {"search": text}).status_code == 200
+    response = operator_client.get(LIST, {"search": text, "ordering": ordering})
+
+    assert response.status_code == 200
+
+
+def test_a_search_its_parser_cannot_read_is_searched_by_its_words(operator_client):
+    # A signature's dashes pasted with the word: the plain words are searched instead.
+    printer = SupportRequestFactory(subject="Help")
+    InboundMessageFactory(request=printer, body="The printer jams.\n\n" + "-" * 40)
+    SupportRequestFactory(subject="Other")
+
+    assert found(operator_client, "-" * 40 + " printer") == [printer.pk]
+    assert found(operator_client, "printer " + "- " * 40) == [printer.pk]
 
 
 @pytest.mark.parametrize(
