@@ -6,7 +6,8 @@ Every parameter is a form field, so a bad value is a 400 naming the parameter, n
 import copy
 import datetime
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Self
 
 import django_filters
@@ -360,7 +361,9 @@ class SupportRequestFilter(django_filters.FilterSet):
     search = TextFilter(
         method="filter_search",
         help_text="Words (all of them) found in the subject or the requester's address, "
-        "case-insensitively, or words in the text of the request's messages.",
+        "case-insensitively, or words in the text of the request's messages. "
+        '`"a phrase"` in quotes, `-word` to leave out requests that hold it, `or` for '
+        "either side: `printer -floor`, `vpn or wifi`.",
     )
     created_after = CreatedFilter(
         method="filter_created_after",
@@ -505,10 +508,61 @@ class _SortKeyWithin(_RowCondition):
         self.template = f"(%(column)s, %(pk)s) {'>=' if descending else '<='} (%%s, %%s)"
 
 
+@dataclass(frozen=True)
+class SearchTerm:
+    """A word or a quoted phrase of a search, and whether `-` leaves out what holds it."""
+
+    text: str
+    excluded: bool = False
+
+
+# A quoted phrase (its closing quote may be missing), a run of `-`, or a word.
+_SEARCH_TOKEN = re.compile(r'"([^"]*)"?|(-+)|([^\s"]+)')
+
+
+def search_terms(text: str) -> list[list[SearchTerm]]:
+    """`text` read as `websearch_to_tsquery` reads it, for matching substrings: groups
+    joined by `or`, any of which may hold; each group's terms, all of which must. A term is
+    a word or a quoted phrase; an odd number of `-` before one (`-word`, `- word`) leaves
+    out what holds it. A `-` before nothing or a phrase with nothing in it is no term; an
+    `or` that joins nothing is a word."""
+    groups: list[list[SearchTerm]] = [[]]
+    dashes = 0
+    for phrase, minus, word in _SEARCH_TOKEN.findall(text):
+        if minus:
+            dashes += len(minus)
+            continue
+        if word.casefold() == "or" and groups[-1] and not dashes:
+            groups.append([])
+            continue
+        term = " ".join(phrase.split()) or word
+        if term:
+            groups[-1].append(SearchTerm(term, excluded=dashes % 2 == 1))
+        dashes = 0
+    if len(groups) > 1 and not groups[-1]:
+        # A last `or` joins nothing: a word of the group before it.
+        groups.pop()
+        groups[-1].append(SearchTerm("or"))
+    return [group for group in groups if group]
+
+
+def _any_group(groups: list[list[SearchTerm]], holds: Callable[[str], Q]) -> Q | None:
+    """Any of `groups` whose terms all hold (`holds(text)`, or not for a term left out);
+    None when there is no group."""
+    found = None
+    for group in groups:
+        every = Q()
+        for term in group:
+            every &= ~holds(term.text) if term.excluded else holds(term.text)
+        found = every if found is None else found | every
+    return found
+
+
 def search_requests(queryset: QuerySet, *, text: str) -> QuerySet:
-    """Requests whose subject or requester's address holds every word of `text`
-    (substrings, any case), or whose messages' text holds its words (notes included,
-    automatic notices not).
+    """Requests whose subject or requester's address holds the words of `text`
+    (substrings, any case), or whose messages' text holds them (notes included,
+    automatic notices not). The text is read as `websearch_to_tsquery` reads it (a quoted
+    phrase, `-` to leave out, `or`; `search_terms`), for the subject and the address too.
 
     On PostgreSQL one condition on the request's row, the mail's words tested first (the
     cheaper test, and most matches): the GIN index of `mail_words` for the mail, a trigram
@@ -516,25 +570,33 @@ def search_requests(queryset: QuerySet, *, text: str) -> QuerySet:
     requests alone (migration 0007), which a status filter without `closed` reads. The
     planner combines it with the other filters and the ordering (a bitmap of the indexes
     when few requests match, a walk of the ordering's index when many do), and the count is
-    exact. The embedded SQLite default tests each word against the messages' text, plainly,
+    exact. The embedded SQLite default tests each term against the messages' text, plainly,
     with the case of both folded in every alphabet (`servicedesk.casefold`).
     """
-    words = text.split()
-    if not words:
+    if not text.split():
         return queryset
+    groups = search_terms(text)
     if connections[queryset.db].vendor == "postgresql":
-        in_subject_or_address = Q()
-        for word in words:
-            in_subject_or_address &= Q(_SubjectOrAddressContains(word))
-        return queryset.filter(Q(_MailWordsMatch(text)) | in_subject_or_address)
-    by_words = Q()
-    in_mail = Q()
-    for word in map(str.casefold, words):
-        by_words &= Q(Contains(CaseFolded("subject"), word)) | Q(
-            Contains(CaseFolded("requester_email"), word)
+        found = Q(_MailWordsMatch(text))
+        in_subject_or_address = _any_group(groups, lambda t: Q(_SubjectOrAddressContains(t)))
+        if in_subject_or_address is not None:
+            found |= in_subject_or_address
+        return queryset.filter(found)
+
+    def in_subject_or_address_sqlite(term: str) -> Q:
+        term = term.casefold()
+        return Q(Contains(CaseFolded("subject"), term)) | Q(
+            Contains(CaseFolded("requester_email"), term)
         )
+
+    def in_mail(term: str) -> Q:
         messages = Message.objects.filter(
-            Contains(CaseFolded("body"), word), request_id=OuterRef("pk")
+            Contains(CaseFolded("body"), term.casefold()), request_id=OuterRef("pk")
         )
-        in_mail &= Q(Exists(messages.exclude(kind=Kind.AUTO)))
-    return queryset.filter(by_words | in_mail)
+        return Q(Exists(messages.exclude(kind=Kind.AUTO)))
+
+    by_words = _any_group(groups, in_subject_or_address_sqlite)
+    by_mail = _any_group(groups, in_mail)
+    if by_words is None or by_mail is None:
+        return queryset.none()
+    return queryset.filter(by_words | by_mail)

@@ -137,6 +137,52 @@ def test_any_search_text_answers_200(operator_client, text, ordering):
     assert response.status_code == 200
 
 
+def test_a_quoted_phrase_is_found_in_the_subject_and_in_the_mail(operator_client):
+    in_subject = SupportRequestFactory(subject="Printer on floor 3 is jamming")
+    InboundMessageFactory(request=in_subject, body="Paper everywhere.")
+    in_mail = SupportRequestFactory(subject="Help")
+    InboundMessageFactory(request=in_mail, body="The printer on the second floor jams.")
+    both_words_apart = SupportRequestFactory(subject="On the printer")
+    InboundMessageFactory(request=both_words_apart, body="On it, the printer.")
+
+    assert found(operator_client, '"printer on"') == [in_subject.pk, in_mail.pk]
+    assert found(operator_client, '"PRINTER   on') == [in_subject.pk, in_mail.pk]
+    assert found(operator_client, "printer on") == [
+        in_subject.pk,
+        in_mail.pk,
+        both_words_apart.pk,
+    ]
+
+
+def test_a_minus_leaves_out_what_holds_the_word_in_the_subject_and_in_the_mail(
+    operator_client,
+):
+    on_floor = SupportRequestFactory(subject="Printer on floor 3")
+    InboundMessageFactory(request=on_floor, body="It jams.")
+    in_kitchen = SupportRequestFactory(subject="Printer in the kitchen")
+    InboundMessageFactory(request=in_kitchen, body="It jams.")
+    by_mail = SupportRequestFactory(subject="Help")
+    InboundMessageFactory(request=by_mail, body="The printer jams on the floor.")
+
+    assert found(operator_client, "printer -floor") == [in_kitchen.pk]
+    assert found(operator_client, "printer - floor") == [in_kitchen.pk]
+    assert found(operator_client, "printer --floor") == [on_floor.pk, by_mail.pk]
+    assert found(operator_client, 'jams -"the floor"') == [on_floor.pk, in_kitchen.pk]
+
+
+def test_or_finds_requests_holding_either_side(operator_client):
+    printer = SupportRequestFactory(subject="Printer jams")
+    vpn = SupportRequestFactory(subject="Help")
+    InboundMessageFactory(request=vpn, body="The VPN is down.")
+    SupportRequestFactory(subject="Phone")
+    either = [printer.pk, vpn.pk]
+
+    assert found(operator_client, "printer or vpn") == either
+    assert found(operator_client, "printer OR vpn") == either
+    # An `or` that joins nothing is a word.
+    assert found(operator_client, "printer or") == []
+
+
 def test_a_search_its_parser_cannot_read_is_searched_by_its_words(operator_client):
     # A signature's dashes pasted with the word: the plain words are searched instead.
     printer = SupportRequestFactory(subject="Help")
