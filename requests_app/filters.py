@@ -455,7 +455,8 @@ class _SubjectOrAddressContains(_RowCondition):
     address (stored in lower case), a column the database generates: the test reads
     no function of a column, which a walk of an ordering's index pays on every row it
     passes, and one trigram index serves both. A word holds no whitespace, so it never
-    matches across the space between the two.
+    matches across the space between the two; a quoted phrase could, when it ends with
+    the subject's last words and starts the address.
     """
 
     column = "search_text"
