@@ -17,8 +17,8 @@ from messages_app.serializers import (
     ReplyCreateSerializer,
 )
 from operators_app.permissions import IsActiveOperator
+from requests_app.apis import require_request
 from requests_app.models import SupportRequest
-from requests_app.selectors import request_exists
 from requests_app.services import reply_to_request
 from servicedesk.api import StrictJSONParser, validated
 from servicedesk.api_views import PaginatedListApi
@@ -34,13 +34,11 @@ class RequestMessagesApi(PaginatedListApi):
         return list_request_messages(request_id=self.kwargs["id"])
 
     def get(self, request, id: int):
-        if not request_exists(request_id=id):
-            raise NotFound("No request with this id.")
+        require_request(id)
         return self.list(request)
 
     def post(self, request, id: int):
-        if not request_exists(request_id=id):
-            raise NotFound("No request with this id.")
+        require_request(id)
         refuse_oversized_upload(request)
         data = validated(ReplyCreateSerializer, request.data)
         canned_reply = None

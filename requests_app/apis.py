@@ -51,6 +51,13 @@ def _request_found() -> Iterator[None]:
         raise NotFound(NO_SUCH_REQUEST) from None
 
 
+def require_request(request_id: int) -> None:
+    """A 404 unless the request exists: checked before the body is read, so an unknown
+    request is a 404 whatever the body."""
+    if not request_exists(request_id=request_id):
+        raise NotFound(NO_SUCH_REQUEST)
+
+
 def _request_or_404(request_id: int) -> SupportRequest:
     support_request = get_request(request_id=request_id)
     if support_request is None:
@@ -142,9 +149,7 @@ class RequestCloseApi(RequestActionApi):
 @schema.request_assign
 class RequestAssignApi(RequestActionApi):
     def act(self, request, id: int) -> None:
-        # An unknown request is a 404 whatever the body, as for replies and notes.
-        if not request_exists(request_id=id):
-            raise NotFound(NO_SUCH_REQUEST)
+        require_request(id)
         to_operator_id = validated(AssignSerializer, request.data)["operator"]
         assign_request(request_id=id, actor=request.user.operator, to_operator_id=to_operator_id)
 
@@ -154,8 +159,7 @@ class RequestNotesApi(APIView):
     permission_classes = [IsActiveOperator]
 
     def post(self, request, id: int):
-        if not request_exists(request_id=id):
-            raise NotFound(NO_SUCH_REQUEST)
+        require_request(id)
         body = validated(NoteCreateSerializer, request.data)["body"]
         with _request_found():
             message = add_note(request_id=id, operator=request.user.operator, body=body)
@@ -171,6 +175,5 @@ class RequestEventsApi(PaginatedListApi):
         return list_events(request_id=self.kwargs["id"])
 
     def get(self, request, id: int):
-        if not request_exists(request_id=id):
-            raise NotFound(NO_SUCH_REQUEST)
+        require_request(id)
         return self.list(request)
